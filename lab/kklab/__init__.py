@@ -1,0 +1,1 @@
+"""kklab: emulators of FortiGate, FortiManager and Knocknoc for knocknoc.fortinet's tests and demo."""
