@@ -1,0 +1,232 @@
+"""Fixtures shared by every suite: the lab, and an independent way to look at it.
+
+The lab runs in-process (its devices are HTTPS servers on 127.0.0.1 threads), one per pytest
+worker. Assertions about device state go through :class:`LabView`, which talks to the devices
+with plain ``requests`` and shares no code with the collection's clients.
+"""
+
+import json
+import ssl
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lab"))
+
+from kklab.lab import Lab  # noqa: E402
+
+
+class _ServerNameAdapter(HTTPAdapter):
+    """Verify the device certificate against its serial (appliance certificates carry no IP)."""
+
+    def __init__(self, server_name, ca_path):
+        self._server_name = server_name
+        self._ca_path = ca_path
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        context = ssl.create_default_context(cafile=self._ca_path)
+        kwargs.update(ssl_context=context, server_hostname=self._server_name,
+                      assert_hostname=self._server_name)
+        super().init_poolmanager(*args, **kwargs)
+
+
+class DeviceView:
+    """Raw HTTPS access to one device of the lab, as an administrator would have it."""
+
+    def __init__(self, lab, name, token=None):
+        self.lab = lab
+        self.device = lab.devices[name]
+        info = self.device.describe()
+        self.info = info
+        self.url = info["url"]
+        self.session = requests.Session()
+        self.session.mount(self.url, _ServerNameAdapter(info.get("tls_server_name") or info["serial"],
+                                                        str(lab.authority.ca_path)))
+        token = token or info.get("admin_token")
+        if token:
+            self.session.headers["Authorization"] = "Bearer " + token
+
+    def request(self, method, path, **kwargs):
+        return self.session.request(method, self.url + path, timeout=15, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    # FortiGate helpers
+    def cmdb(self, table, mkey=None, vdom="root"):
+        path = "/api/v2/cmdb/" + table + ("/" + requests.utils.quote(str(mkey), safe="") if mkey else "")
+        reply = self.get(path, params={"vdom": vdom})
+        if reply.status_code == 404:
+            return None
+        reply.raise_for_status()
+        results = reply.json()["results"]
+        return results[0] if mkey else results
+
+    def entries(self, resource, vdom="root"):
+        reply = self.get("/api/v2/monitor/system/external-resource/entry-list",
+                         params={"mkey": resource, "vdom": vdom})
+        reply.raise_for_status()
+        return sorted(e["entry"] for e in reply.json()["results"].get("entries", []))
+
+    def admitted(self, ip, srcintf="port1", dest="10.0.0.10", port=443, vdom="root"):
+        """The policy id that admits traffic from ``ip`` (0: the implicit deny), per policy-lookup."""
+        reply = self.get("/api/v2/monitor/firewall/policy-lookup",
+                         params={"srcintf": srcintf, "sourceip": ip, "dest": dest, "destport": port,
+                                 "protocol": 6, "vdom": vdom})
+        reply.raise_for_status()
+        results = reply.json()["results"]
+        if not results.get("success") or results.get("action", "accept") != "accept":
+            return 0
+        return results.get("policy_id", 0)
+
+    # FortiManager helpers
+    def rpc(self, method, url, **param):
+        param["url"] = url
+        reply = self.post("/jsonrpc", json={"id": 1, "method": method, "params": [param]})
+        reply.raise_for_status()
+        return reply.json()["result"][0]
+
+
+class LabView:
+    """The lab as tests see it: devices over HTTPS, and the control endpoint."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.state = lab.describe()
+        self.control_url = self.state["control_url"]
+
+    def device(self, name, token=None):
+        return DeviceView(self.lab, name, token)
+
+    def info(self, name):
+        return self.state["devices"][name]
+
+    def control(self, method, path, body=None):
+        reply = requests.request(method, self.control_url + path, json=body, timeout=30)
+        reply.raise_for_status()
+        return reply.json()
+
+    def fault(self, device, **fault):
+        return self.control("POST", "/devices/%s/faults" % device, fault)
+
+    def writes(self, device):
+        return self.control("GET", "/devices/%s/counters" % device)["writes"]
+
+    def counters(self):
+        return self.control("GET", "/counters")
+
+    def advance(self, seconds):
+        return self.control("POST", "/clock/advance", {"seconds": seconds})
+
+    def login_allowed(self, fmg, user, ip):
+        return self.control("POST", "/devices/%s/login-check" % fmg, {"user": user, "ip": ip})["allowed"]
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    instance = Lab(tmp_path_factory.mktemp("lab")).start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def fresh_lab(lab):
+    """The session lab back in its seed state (faults cleared, counters at zero)."""
+    lab.reset()
+    return lab
+
+
+@pytest.fixture
+def labview(fresh_lab):
+    return LabView(fresh_lab)
+
+
+def dump(obj):
+    return json.dumps(obj, indent=1, sort_keys=True)
+
+
+def _module_result(name, args, check=False, diff=False):
+    """Run a collection module's main() in-process, the way Ansible would, and return its JSON."""
+    import contextlib
+    import importlib
+    import io
+
+    from ansible.module_utils.testing import patch_module_args
+
+    module = importlib.import_module("ansible_collections.knocknoc.fortinet.plugins.modules." + name)
+    params = dict(args)
+    params.update(_ansible_check_mode=check, _ansible_diff=diff)
+    out = io.StringIO()
+    with patch_module_args(params), contextlib.redirect_stdout(out):
+        try:
+            module.main()
+        except SystemExit:
+            pass
+    text = out.getvalue()
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise AssertionError("module printed no JSON: %r" % text[:2000])
+
+
+@pytest.fixture
+def run_module():
+    return _module_result
+
+
+def _run_playbook(playbook_text, tmp_path, extra_vars=None, check=False, diff=False, env=None, timeout=300):
+    """Run ansible-playbook (this venv's) on a playbook given as YAML text; return (rc, stdout, results).
+
+    ``results`` is the list of per-task results from the json callback, keyed by task name.
+    """
+    import os
+    import subprocess
+
+    book = tmp_path / "play.yml"
+    book.write_text(playbook_text)
+    cmd = [str(Path(sys.executable).with_name("ansible-playbook")), str(book), "-i", "localhost,",
+           "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable]
+    if extra_vars:
+        extra = tmp_path / "extra.json"
+        extra.write_text(json.dumps(extra_vars))
+        cmd += ["-e", "@" + str(extra)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    run_env = dict(os.environ)
+    run_env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".cache" / "collections"),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
+        "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),
+    })
+    run_env.update(env or {})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=timeout, cwd=str(tmp_path))
+    results = {}
+    try:
+        data = json.loads(proc.stdout)
+        for play in data.get("plays", []):
+            for task in play.get("tasks", []):
+                results[task["task"]["name"]] = task["hosts"].get("localhost", {})
+    except ValueError:
+        pass
+    return proc.returncode, proc.stdout + proc.stderr, results
+
+
+@pytest.fixture
+def run_playbook(tmp_path):
+    def run(playbook_text, **kwargs):
+        return _run_playbook(playbook_text, tmp_path, **kwargs)
+    return run
