@@ -45,6 +45,8 @@ class DeviceView:
         self.info = info
         self.url = info["url"]
         self.session = requests.Session()
+        # REQUESTS_CA_BUNDLE in the environment would otherwise override the lab CA.
+        self.session.trust_env = False
         self.session.mount(self.url, _ServerNameAdapter(info.get("tls_server_name") or info["serial"],
                                                         str(lab.authority.ca_path)))
         token = token or info.get("admin_token")

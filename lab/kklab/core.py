@@ -224,6 +224,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "xxxxxxxx-xxxxx"  # FortiOS answers with this placeholder Server header
     sys_version = ""
+    # Headers and body go out in two writes; without TCP_NODELAY each keep-alive request waits
+    # ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # noqa: A002 - quiet: the lab prints its own summary
         pass

@@ -115,6 +115,7 @@ class Lab:
 
 class _ControlHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # see core._Handler
 
     def log_message(self, format, *args):  # noqa: A002
         pass
