@@ -23,8 +23,10 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/python" -m pip install -q --upgrade pip
 fi
 stamp="$venv/.requirements.sha"
-want=$(cat requirements/*.txt | sha256sum | cut -d' ' -f1)
+want=$(cat requirements/*.txt lab/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/python" -m pip install -q -r requirements/dev.txt
+  # The lab as a package too, so that `kklab` (and `python -m kklab`) work from anywhere.
+  "$venv/bin/python" -m pip install -q -e ./lab
   echo "$want" > "$stamp"
 fi
