@@ -1,0 +1,77 @@
+# Copyright: Contributors to the knocknoc.fortinet project
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+
+class ModuleDocFragment(object):
+    """Connection options of modules that talk to a FortiGate (FortiOS REST API v2).
+
+    Mirrors ``fortigate_argspec()`` in ``plugins/module_utils/_fortigate.py``.
+    """
+
+    DOCUMENTATION = r"""
+options:
+  url:
+    description:
+      - Base URL of the FortiGate's management interface, for example V(https://fw.example.com) or V(https://192.0.2.1:10443).
+      - Must start with V(https://) and must not contain credentials.
+      - If not set, the value of the E(FORTIGATE_URL) environment variable is used.
+    type: str
+    required: true
+  token:
+    description:
+      - API key of a FortiGate REST API administrator, sent in the C(Authorization) header as a bearer token (never in the URL).
+      - If not set, the value of the E(FORTIGATE_TOKEN) environment variable is used.
+    type: str
+    required: true
+  vdom:
+    description:
+      - The VDOM to work in.
+      - If not set, the value of the E(FORTIGATE_VDOM) environment variable is used.
+    type: str
+    default: root
+  validate_certs:
+    description:
+      - Verify the TLS certificate of the FortiGate.
+      - V(false) accepts any certificate (Knocknoc's C(Insecure) setting); prefer O(ca_path), O(tls_server_name) or
+        O(tls_fingerprint).
+      - If not set, the value of the E(FORTIGATE_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM file (or directory) with the CA certificate(s) that signed the FortiGate certificate, for a private CA.
+      - If not set, the value of the E(FORTIGATE_CA_PATH) environment variable is used.
+    type: path
+  tls_server_name:
+    description:
+      - Verify the certificate against this name instead of the host in O(url), and send it as TLS SNI.
+      - Fortinet appliances carry their serial number (for example V(FGVM01TM24000001)) in their certificate, not their IP
+        address.
+      - If not set, the value of the E(FORTIGATE_TLS_SERVER_NAME) environment variable is used.
+    type: str
+  tls_fingerprint:
+    description:
+      - Pin the SHA-256 fingerprint of the FortiGate certificate, as V(AA:BB:...) or 64 hex digits (C(openssl x509 -noout
+        -fingerprint -sha256) output is accepted).
+      - With a pin the certificate chain need not verify, so a self-signed certificate works without O(validate_certs=false).
+      - If not set, the value of the E(FORTIGATE_TLS_FINGERPRINT) environment variable is used.
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for the connection and for each answer (the Knocknoc agent waits 10 seconds).
+      - If not set, the value of the E(FORTIGATE_TIMEOUT) environment variable is used.
+    type: int
+    default: 10
+  retries:
+    description:
+      - How many times a failed request is repeated, with exponential backoff and jitter (at most 5 seconds per wait, honouring
+        C(Retry-After)).
+      - Retried are connections that could not be established (the request was never sent), and, for requests that are safe to
+        repeat,
+        dropped connections and HTTP 429, 502, 503 and 504. Timeouts and HTTP 401 and 403 are never retried.
+    type: int
+    default: 3
+requirements:
+  - requests (Python library, on the host that runs the module)
+"""

@@ -1,0 +1,468 @@
+# Copyright: Contributors to the knocknoc.fortinet project
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""FortiManager JSON-RPC client, and the factory for modules that reach a FortiGate directly or
+through FortiManager.
+
+``FortiManagerClient.from_params(module.params)`` after ``check_requirements(module)``. The API
+key travels as ``Authorization: Bearer`` (FortiManager 7.2.2+), never as ``access_token`` in the
+URL (refused from 7.4.7/7.6.2) and without ``session``.
+
+- :meth:`FortiManagerClient.rpc` sends several params in one request and returns the raw
+  ``result`` list (one entry per param, in order); it only checks the reply's shape.
+- :meth:`FortiManagerClient.call` sends one param and raises :class:`KnocknocError` for a
+  non-zero status, mapping it as the Knocknoc agent does (seed "FortiManager Status Codes").
+- :meth:`FortiManagerClient.proxy` runs a FortiOS REST call on managed FortiGates.
+- :meth:`FortiManagerClient.workspace` is the lock/commit/unlock context manager.
+- :meth:`FortiManagerClient.install_package` installs a policy package and waits for its task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import (
+    HttpClient,
+    merged_argspec,
+    resolve_tls_params,
+    tls_argspec,
+    tls_kwargs,
+)
+
+# result[].status.code meanings (reference E5), used in causes when FortiManager sends no message.
+FMG_STATUS = {
+    0: "OK",
+    -1: "internal error",
+    -2: "object already exists (Knocknoc: object not found)",
+    -3: "object does not exist",
+    -4: "object not found",
+    -5: "no such command",
+    -6: "invalid url",
+    -7: "entry in use",
+    -8: "invalid parameter",
+    -9: "the command is invalid for the selected url",
+    -10: "the data is invalid for selected url",
+    -11: "no permission for the resource",
+    -22: "login fail",
+    -10015: "object is used",
+    -10131: "object dependency failed",
+    -10147: "no write permission (workspace lock not held)",
+    -20002: "invalid argument (device does not exist)",
+    -20010: "device already added",
+    -20020: "no permission",
+    -20042: "device unreachable",
+    -20055: "workspace is locked by other user",
+}
+
+# The agent's mapping (seed "FortiManager Status Codes"); -2 depends on the call (see call()).
+AGENT_STATUS_CODES = {
+    -5: 202002,
+    -6: 202150,
+    -10: 202001,
+    -11: 202002,
+}
+
+# Words in FortiManager's message that confirm the seed's meaning of an ambiguous status.
+_SEED_MEANING = {
+    -5: ("permission",),
+    -10: ("session",),
+}
+
+WORKSPACE_LOCKED = -20055
+NOT_IN_WORKSPACE_MODE = -9  # lock/lockinfo on an ADOM that is not in workspace mode
+IDEMPOTENT_RPC_METHODS = frozenset(("get", "set", "update"))
+DEFAULT_TARGET_GROUP = "All_FortiGate"
+
+
+def fortimanager_argspec(**options):
+    """Connection options of a FortiManager module, plus the module's own ``options``.
+
+    Mirrored by the ``knocknoc.fortinet.fortimanager`` doc fragment.
+    """
+    spec = {
+        "url": dict(type="str", required=True, fallback=(env_fallback, ["FORTIMANAGER_URL"])),
+        "token": dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["FORTIMANAGER_TOKEN"])),
+        "adom": dict(type="str", default="root", fallback=(env_fallback, ["FORTIMANAGER_ADOM"])),
+    }
+    spec.update(tls_argspec("FORTIMANAGER"))
+    return merged_argspec(spec, options)
+
+
+def fortinet_argspec(**options):
+    """Connection options of a module that works on a FortiGate directly or through FortiManager.
+
+    No fallbacks or defaults in the spec: :func:`connection_from_params` resolves them at run
+    time from ``FORTIMANAGER_*`` or ``FORTIGATE_*`` as ``use_fortimanager`` says. Mirrored by the
+    ``knocknoc.fortinet.fortinet`` doc fragment.
+    """
+    spec = {
+        "url": dict(type="str"),
+        "token": dict(type="str", no_log=True),
+        "use_fortimanager": dict(type="bool", default=False),
+        "vdom": dict(type="str"),
+        "adom": dict(type="str"),
+    }
+    spec.update(tls_argspec(None, runtime_env=True))
+    return merged_argspec(spec, options)
+
+
+def resolve_fortinet_params(params, environ=None):
+    """``params`` of :func:`fortinet_argspec` with environment fallbacks and defaults applied:
+    ``url``/``token``/``adom`` from ``FORTIMANAGER_*`` when ``use_fortimanager`` else
+    ``url``/``token``/``vdom`` from ``FORTIGATE_*``; ``vdom`` and ``adom`` default to ``root``.
+    Raises when ``url`` or ``token`` is missing, naming the option and the variable."""
+    environ = os.environ if environ is None else environ
+    prefix = "FORTIMANAGER" if params.get("use_fortimanager") else "FORTIGATE"
+    resolved = dict(params)
+    for name in ("url", "token"):
+        if not resolved.get(name):
+            resolved[name] = environ.get("%s_%s" % (prefix, name.upper())) or None
+        if not resolved.get(name):
+            raise KnocknocError(None, "option %s is required (or set %s_%s)" % (name, prefix, name.upper()),
+                                description="Invalid connection option")
+    resolved["vdom"] = resolved.get("vdom") or environ.get("FORTIGATE_VDOM") or "root"
+    resolved["adom"] = resolved.get("adom") or environ.get("FORTIMANAGER_ADOM") or "root"
+    resolved.update(resolve_tls_params(params, prefix, environ))
+    return resolved
+
+
+def connection_from_params(params, environ=None):
+    """A :class:`FortiManagerClient` (``use_fortimanager``) or a :class:`FortiGateClient` for
+    module params shaped by :func:`fortinet_argspec`."""
+    resolved = resolve_fortinet_params(params, environ)
+    if resolved.get("use_fortimanager"):
+        return FortiManagerClient.from_params(resolved)
+    return FortiGateClient.from_params(resolved)
+
+
+def device_target(adom, device):
+    """Proxy target for one managed FortiGate: ``adom/<adom>/device/<name>``."""
+    return "adom/%s/device/%s" % (adom, device)
+
+
+def group_target(adom, group=DEFAULT_TARGET_GROUP):
+    """Proxy target for a device group (default ``All_FortiGate``): ``adom/<adom>/group/<group>``."""
+    return "adom/%s/group/%s" % (adom, group)
+
+
+class FortiManagerClient(HttpClient):
+    """FortiManager JSON-RPC (``POST /jsonrpc``) with an API key.
+
+    :param url: ``https://fortimanager[:port]``.
+    :param token: API key of an ``api`` admin (sent as ``Authorization: Bearer``).
+    :param adom: default ADOM (``root``).
+    :param lock_timeout: seconds to keep retrying a workspace lock held by someone else (60).
+    :param lock_interval: seconds between those attempts (2).
+    :param task_interval: seconds between task polls (2); ``task_timeout``: deadline (600).
+    Other keyword arguments: see :class:`HttpClient`. ``clock`` (monotonic seconds) and
+    ``sleep`` are injectable for tests.
+    """
+
+    API_NAME = "FortiManager"
+
+    def __init__(self, url, token, adom="root", lock_timeout=60, lock_interval=2.0, task_interval=2.0,
+                 task_timeout=600, **kwargs):
+        if not token:
+            raise KnocknocError(None, "token is required (or set FORTIMANAGER_TOKEN)",
+                                description="Invalid connection option")
+        secrets = tuple(kwargs.pop("secrets", ())) + (token,)
+        super(FortiManagerClient, self).__init__(url, secrets=secrets, **kwargs)
+        self.adom = adom or "root"
+        self.session.headers["Authorization"] = "Bearer %s" % token
+        self.lock_timeout = lock_timeout
+        self.lock_interval = lock_interval
+        self.task_interval = task_interval
+        self.task_timeout = task_timeout
+        self.clock = time.monotonic
+        self._next_id = 1
+        self._workspace_mode = None
+        self._no_workspace = set()
+
+    @classmethod
+    def from_params(cls, params):
+        """Build from module params shaped by :func:`fortimanager_argspec`."""
+        return cls(params.get("url"), params.get("token"), adom=params.get("adom"), **tls_kwargs(params))
+
+    # -- JSON-RPC -------------------------------------------------------------------------------------
+    def rpc(self, method, params, idempotent=None):
+        """Send ``method`` with the list ``params`` (each ``{"url", "data"?, <options>}``) in one
+        request; return the ``result`` list (one dict per param, in order). Raises only for
+        transport/HTTP failures and malformed replies (202150). ``idempotent`` (default: True for
+        get/set/update) allows retries on 429/502/503/504."""
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_RPC_METHODS
+        request_id = self._next_id
+        self._next_id += 1
+        body = {"id": request_id, "method": method, "params": list(params), "verbose": 1}
+        response = self.request("POST", "/jsonrpc", json=body, idempotent=idempotent)
+        what = "%s %s" % (method, ", ".join(str(p.get("url")) for p in params))
+        reply = response.data
+        self.expect(isinstance(reply, dict), response, "the JSON-RPC reply to %s is not an object" % what)
+        result = reply.get("result")
+        self.expect(isinstance(result, list) and len(result) == len(params), response,
+                    "the JSON-RPC reply to %s has no 'result' list with one entry per param" % what)
+        for item in result:
+            status = item.get("status") if isinstance(item, dict) else None
+            self.expect(isinstance(status, dict) and isinstance(status.get("code"), int), response,
+                        "a JSON-RPC result of %s has no status code" % what)
+        return result
+
+    def jsonrpc_error(self, method, url, status, not_found_code=None, code_map=None, details=None):
+        """The :class:`KnocknocError` for a non-zero ``result[].status``.
+
+        -5/-11 -> 202002, -6 -> 202150, -10 -> 202001 (the agent's table; -5 and -10 only when
+        FortiManager's message does not say they mean "no such command" / "invalid data", their
+        reference E5 meanings); -2 and -3 -> the
+        caller's ``not_found_code`` (202051 for an admin user, 202101 for a proxy target): the
+        Knocknoc docs say a missing object gives -2 while FortiManager's own table says -3, so both
+        are taken as "not found" except for ``add``, where -2 means "already exists". Anything
+        else gets ``code=None`` and the meaning from reference E5. ``code_map`` overrides.
+        """
+        code = status.get("code")
+        message = status.get("message") or FMG_STATUS.get(code, "no documented meaning")
+        mapping = dict(AGENT_STATUS_CODES)
+        if not_found_code is not None:
+            mapping[-3] = not_found_code
+            if method != "add":
+                mapping[-2] = not_found_code
+        mapping.update(code_map or {})
+        info = dict(details or {})
+        info.update({"jsonrpc_code": code, "jsonrpc_message": status.get("message"), "method": method, "url": url})
+        cause = 'JSON-RPC status %s "%s" on %s %s' % (code, message, method, url)
+        agent_code = mapping.get(code)
+        if code in _SEED_MEANING and status.get("message") and not code_map \
+                and not any(word in status["message"].lower() for word in _SEED_MEANING[code]):
+            # Reference conflict: the seed reads -10 as "Invalid session ID" and -5 as "No
+            # permission", FortiManager's own table (E5) as "The data is invalid for selected url"
+            # and "No such command". Follow the agent's mapping unless FortiManager's message
+            # says it is the other meaning: a bad attribute is not an authentication failure.
+            agent_code = None
+        if agent_code is not None:
+            return KnocknocError(agent_code, cause=cause, details=info, secrets=self.secrets)
+        return KnocknocError(None, cause=cause, description="FortiManager rejected the request",
+                             details=info, secrets=self.secrets)
+
+    def call(self, method, url, data=None, not_found_code=None, code_map=None, idempotent=None, **options):
+        """One JSON-RPC operation; returns its ``data`` (None when the reply has none).
+
+        ``options`` go into the param as is (``fields``, ``filter``, ``option``, ``range``...).
+        A non-zero status raises (see :meth:`jsonrpc_error`).
+        """
+        param = {"url": url}
+        if data is not None:
+            param["data"] = data
+        param.update(options)
+        result = self.rpc(method, [param], idempotent=idempotent)[0]
+        status = result["status"]
+        if status.get("code") != 0:
+            raise self.jsonrpc_error(method, url, status, not_found_code, code_map)
+        return result.get("data")
+
+    # -- proxy to managed FortiGates -----------------------------------------------------------------
+    def proxy(self, action, resource, payload=None, targets=None, timeout=None, idempotent=None):
+        """Run one FortiOS REST call on managed FortiGates (``exec /sys/proxy/json``, reference H).
+
+        :param action: ``get``, ``post``, ``put`` or ``delete``.
+        :param resource: FortiOS path with its query, e.g.
+            ``/api/v2/monitor/system/external-resource/dynamic?vdom=root``.
+        :param targets: list of ``adom/<adom>/device/<name>`` / ``adom/<adom>/group/<group>``
+            (default: ``All_FortiGate`` of the client's ADOM).
+        :param timeout: seconds FortiManager waits for the devices (its default is 60).
+        :param idempotent: allow HTTP-level retries (default: True for get/put/delete).
+        :returns: one dict per device: ``target`` (device name), ``status_code`` and
+            ``status_message`` (FortiManager's per-device status), ``response`` (the FortiGate's
+            envelope, verbatim), ``http_status`` and ``ok`` (status 0 and no FortiOS error).
+
+        A whole-call "not found" status raises 202101 (target device or group not found).
+        """
+        action = action.lower()
+        if idempotent is None:
+            idempotent = action in ("get", "put", "delete")
+        data = {"action": action, "resource": resource,
+                "target": list(targets) if targets else [group_target(self.adom)]}
+        if payload is not None:
+            data["payload"] = payload
+        if timeout is not None:
+            data["timeout"] = int(timeout)
+        items = self.call("exec", "/sys/proxy/json", data=data, not_found_code=202101, idempotent=idempotent)
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise self.error("parse", "unexpected reply to exec /sys/proxy/json: 'data' is not a list",
+                             {"targets": data["target"]})
+        return [self._proxy_item(item) for item in items]
+
+    @staticmethod
+    def _proxy_item(item):
+        item = item if isinstance(item, dict) else {}
+        status = item.get("status") if isinstance(item.get("status"), dict) else {}
+        response = item.get("response")
+        http_status = None
+        fortios_ok = False
+        if isinstance(response, dict):
+            http_status = response.get("http_status")
+            if http_status is None:
+                # monitor replies may omit http_status (reference H2): derive it from status
+                http_status = 200 if response.get("status", "success") == "success" else 500
+            fortios_ok = response.get("status", "success") != "error" and int(http_status) < 400
+        return {
+            "target": item.get("target"),
+            "status_code": status.get("code"),
+            "status_message": status.get("message"),
+            "response": response,
+            "http_status": http_status,
+            "ok": status.get("code") == 0 and fortios_ok,
+        }
+
+    # -- workspace (ADOM locking) --------------------------------------------------------------------
+    @staticmethod
+    def _workspace_url(adom):
+        return "/dvmdb/global/workspace" if adom == "global" else "/dvmdb/adom/%s/workspace" % adom
+
+    def workspace_mode(self):
+        """The global ``workspace-mode`` (``disabled``, ``normal``, ``workflow``, ``per-adom``), cached."""
+        if self._workspace_mode is None:
+            data = self.call("get", "/cli/global/system/global", fields=["workspace-mode", "adom-status"])
+            mode = data.get("workspace-mode") if isinstance(data, dict) else None
+            # unconfirmed in the reference: the "off" spelling; 0 is its numeric (non-verbose) form
+            if mode in (None, 0, "0", "disable", "disabled"):
+                mode = "disabled"
+            self._workspace_mode = str(mode)
+        return self._workspace_mode
+
+    def lock_info(self, adom=None):
+        """Who holds the ADOM lock: the ``lockinfo`` list (``lock_user``, ``lock_time``...), [] when free."""
+        data = self.call("get", self._workspace_url(adom or self.adom) + "/lockinfo")
+        if isinstance(data, dict):
+            return [data]
+        return data or []
+
+    def _lock(self, adom):
+        """Take the ADOM lock, waiting up to ``lock_timeout`` while another admin holds it.
+        Returns False when the ADOM is not in workspace mode (nothing to lock)."""
+        url = self._workspace_url(adom) + "/lock"
+        deadline = self.clock() + self.lock_timeout
+        while True:
+            status = self.rpc("exec", [{"url": url}])[0]["status"]
+            code = status.get("code")
+            if code == 0:
+                return True
+            if code == NOT_IN_WORKSPACE_MODE:
+                self._no_workspace.add(adom)
+                return False
+            if code != WORKSPACE_LOCKED:
+                raise self.jsonrpc_error("exec", url, status)
+            if self.clock() + self.lock_interval > deadline:
+                break
+            self.sleep(self.lock_interval)
+        holder = "another administrator"
+        details = {"adom": adom, "jsonrpc_code": WORKSPACE_LOCKED, "lock_timeout": self.lock_timeout}
+        try:
+            info = self.lock_info(adom)
+        except KnocknocError:
+            info = []
+        if info and isinstance(info[0], dict) and info[0].get("lock_user"):
+            holder = "administrator %s" % info[0]["lock_user"]
+            details["lock_user"] = info[0]["lock_user"]
+            details["lock_time"] = info[0].get("lock_time")
+        raise self._locked_error(adom, holder, details)
+
+    def _locked_error(self, adom, holder, details):
+        return KnocknocError(
+            None, "ADOM %s is locked by %s (still locked after %ss)" % (adom, holder, self.lock_timeout),
+            description="FortiManager ADOM is locked",
+            hint="Wait until the other administrator commits and unlocks the ADOM (or ask them to),"
+                 " then run again.", details=details, secrets=self.secrets)
+
+    def _unlock(self, adom):
+        self.call("exec", self._workspace_url(adom) + "/unlock")
+
+    @contextlib.contextmanager
+    def workspace(self, adom=None):
+        """Hold the ADOM's workspace lock around a block of writes.
+
+        Yields True when a lock was taken, False when the ADOM is not in workspace mode (the block
+        then runs without one). On success the changes are committed and the ADOM unlocked; on
+        any exception nothing is committed and the ADOM is unlocked all the same (an unlock
+        failure is added to the original error's ``details.unlock_error``). If the commit fails
+        the ADOM is unlocked and the commit error raised.
+        """
+        adom = adom or self.adom
+        if self.workspace_mode() == "disabled" or adom in self._no_workspace or not self._lock(adom):
+            yield False
+            return
+        try:
+            yield True
+        except BaseException as exc:
+            self._unlock_quietly(adom, exc)
+            raise
+        try:
+            self.call("exec", self._workspace_url(adom) + "/commit")
+        except KnocknocError as err:
+            self._unlock_quietly(adom, err)
+            raise
+        self._unlock(adom)
+
+    def _unlock_quietly(self, adom, original):
+        try:
+            self._unlock(adom)
+        except Exception as err:  # keep the original failure; report the unlock one beside it
+            if isinstance(original, KnocknocError):
+                original.details["unlock_error"] = str(err)
+
+    # -- install and tasks ------------------------------------------------------------------------------
+    def install_package(self, adom, pkg, scope, flags=("none",), wait=True):
+        """Install policy package ``pkg`` of ``adom`` on ``scope`` (``[{"name": dev, "vdom": v}]``;
+        a plain string ``dev`` means ``{"name": dev, "vdom": "root"}``) and, with ``wait``,
+        return the finished task (see :meth:`wait_task`); else ``{"task": id}``."""
+        members = []
+        for member in scope:
+            members.append({"name": member, "vdom": "root"} if isinstance(member, str) else dict(member))
+        data = {"adom": adom or self.adom, "pkg": pkg, "scope": members, "flags": list(flags)}
+        result = self.call("exec", "/securityconsole/install/package", data=data)
+        task = result.get("task") if isinstance(result, dict) else None
+        if not isinstance(task, int):
+            raise self.error("parse", "exec /securityconsole/install/package returned no task id",
+                             {"adom": data["adom"], "pkg": pkg})
+        if not wait:
+            return {"task": task}
+        return self.wait_task(task)
+
+    def wait_task(self, task_id, interval=None, timeout=None):
+        """Poll ``/task/task/<id>`` every ``interval`` s until ``percent`` reaches 100; return the
+        task data. A task with errors raises (details hold its ``line`` list); the deadline
+        (``timeout``, default ``task_timeout``) raises 202004."""
+        interval = self.task_interval if interval is None else interval
+        timeout = self.task_timeout if timeout is None else timeout
+        deadline = self.clock() + timeout
+        url = "/task/task/%s" % task_id
+        while True:
+            task = self.call("get", url)
+            if not isinstance(task, dict):
+                raise self.error("parse", "get %s returned no task object" % url, {"task": task_id})
+            state = str(task.get("state", "")).lower()
+            if int(task.get("percent") or 0) >= 100 or state in ("done", "error", "cancelled", "aborted"):
+                break
+            if self.clock() + interval > deadline:
+                raise KnocknocError(202004, cause="FortiManager task %s still running after %ss (%s%%)" % (
+                    task_id, timeout, task.get("percent")), details={"task": task_id, "state": state},
+                    secrets=self.secrets)
+            self.sleep(interval)
+        errors = int(task.get("num_err") or 0)
+        if errors or state in ("error", "cancelled", "aborted"):
+            lines = task.get("line") if isinstance(task.get("line"), list) else []
+            failed = [line for line in lines if isinstance(line, dict) and (line.get("err") or
+                                                                            line.get("state") == "error")]
+            first = failed[0] if failed else {}
+            cause = "FortiManager task %s (%s) finished with %d error(s)" % (task_id, task.get("title") or "task", errors)
+            if first:
+                cause += "; %s: %s" % (first.get("name"), first.get("detail") or first.get("state"))
+            raise KnocknocError(None, cause=cause, description="FortiManager task failed",
+                                details={"task": task_id, "state": state, "lines": lines}, secrets=self.secrets)
+        return task

@@ -1,0 +1,504 @@
+# Copyright: Contributors to the knocknoc.fortinet project
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The base HTTPS client shared by the FortiGate, FortiManager and Knocknoc clients.
+
+:class:`HttpClient` owns one ``requests.Session`` (connection reuse), the base URL, the
+timeout, TLS (CA bundle, certificate name override, fingerprint pin, insecure mode), bounded
+retries, the request counter and the translation of transport failures into
+:class:`KnocknocError`. Subclasses add the authentication header and the API's envelopes.
+
+Modules must call :func:`check_requirements` first: ``requests`` is a third-party library.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.utils
+import os
+import random
+import time
+import traceback
+import warnings
+
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not a target
+    urlsplit = None
+
+REQUESTS_IMPORT_ERROR = None
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+    HTTPAdapter = object
+else:
+    HAS_REQUESTS = True
+
+try:
+    from urllib3.exceptions import InsecureRequestWarning, NewConnectionError
+except ImportError:  # urllib3 ships with requests; without it requests is missing too
+    InsecureRequestWarning = Warning
+    NewConnectionError = None
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, redact
+
+DEFAULT_TIMEOUT = 10  # seconds: the Knocknoc agent's connect/response budget (202004)
+DEFAULT_RETRIES = 3
+BACKOFF_BASE = 0.5  # seconds; attempt n waits up to base * 2**n ...
+BACKOFF_CAP = 5.0  # ... and never longer than this, Retry-After included
+# Statuses worth repeating a safe request for: rate limiting (FortiOS 429 "access temporarily
+# blocked") and gateway/overload answers; 401/403 are never retried (a wrong token stays wrong,
+# and FortiOS blocks the source after repeated failed authentications).
+RETRY_STATUSES = frozenset((429, 502, 503, 504))
+IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
+
+
+def check_requirements(module):
+    """Fail the module with ``missing_required_lib`` when ``requests`` is not importable."""
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+
+
+def tls_argspec(env_prefix, runtime_env=False):
+    """Shared connection options (TLS, timeout, retries) of every API.
+
+    ``env_prefix`` is ``FORTIGATE``, ``FORTIMANAGER`` or ``KNOCKNOC``; the environment variables
+    ``<prefix>_VALIDATE_CERTS``, ``<prefix>_CA_PATH``, ``<prefix>_TLS_SERVER_NAME``,
+    ``<prefix>_TLS_FINGERPRINT`` and ``<prefix>_TIMEOUT`` are fallbacks. With ``runtime_env``
+    (modules that pick the API at run time) there are no fallbacks nor defaults in the spec:
+    :func:`resolve_tls_params` fills them in.
+    """
+    def fallback(name):
+        if runtime_env:
+            return {}
+        return {"fallback": (env_fallback, ["%s_%s" % (env_prefix, name)])}
+
+    spec = {
+        "validate_certs": dict(type="bool", **fallback("VALIDATE_CERTS")),
+        "ca_path": dict(type="path", **fallback("CA_PATH")),
+        "tls_server_name": dict(type="str", **fallback("TLS_SERVER_NAME")),
+        "tls_fingerprint": dict(type="str", **fallback("TLS_FINGERPRINT")),
+        "timeout": dict(type="int", **fallback("TIMEOUT")),
+        "retries": dict(type="int"),
+    }
+    if not runtime_env:
+        spec["validate_certs"]["default"] = True
+        spec["timeout"]["default"] = DEFAULT_TIMEOUT
+        spec["retries"]["default"] = DEFAULT_RETRIES
+    return spec
+
+
+def tls_kwargs(params):
+    """The shared TLS/timeout/retries options of module ``params`` as client keyword arguments."""
+    return dict((name, params.get(name)) for name in (
+        "validate_certs", "ca_path", "tls_server_name", "tls_fingerprint", "timeout", "retries"))
+
+
+def _env_bool(value):
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on", "y", "t"):
+        return True
+    if text in ("0", "false", "no", "off", "n", "f"):
+        return False
+    raise ValueError(value)
+
+
+def resolve_tls_params(params, env_prefix, environ=None):
+    """The shared options of ``params`` with ``<env_prefix>_*`` environment fallbacks and
+    defaults applied (for argspecs built with ``runtime_env=True``)."""
+    environ = os.environ if environ is None else environ
+    result = {}
+    for name in ("validate_certs", "ca_path", "tls_server_name", "tls_fingerprint", "timeout", "retries"):
+        value = params.get(name)
+        env_name = "%s_%s" % (env_prefix, name.upper())
+        if value is None and name != "retries" and environ.get(env_name):
+            raw = environ[env_name]
+            try:
+                if name == "validate_certs":
+                    value = _env_bool(raw)
+                elif name == "timeout":
+                    value = int(raw)
+                elif name == "ca_path":
+                    value = os.path.expanduser(os.path.expandvars(raw))
+                else:
+                    value = raw
+            except ValueError:
+                raise KnocknocError(None, "environment variable %s has an invalid value" % env_name,
+                                    description="Invalid connection option")
+        result[name] = value
+    if result["validate_certs"] is None:
+        result["validate_certs"] = True
+    if result["timeout"] is None:
+        result["timeout"] = DEFAULT_TIMEOUT
+    if result["retries"] is None:
+        result["retries"] = DEFAULT_RETRIES
+    return result
+
+
+def normalize_fingerprint(value):
+    """``AA:BB:..``, bare hex, or openssl's ``sha256 Fingerprint=AA:..`` -> 64 lower-case hex digits."""
+    text = str(value).strip()
+    if "=" in text:
+        text = text.split("=", 1)[1]
+    text = text.replace(":", "").replace(" ", "").lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise KnocknocError(
+            None, "tls_fingerprint must be the SHA-256 fingerprint of the device certificate"
+            " (64 hex digits, colons allowed), got %d hex digits" % len(text),
+            description="Invalid connection option")
+    return text
+
+
+class _TLSAdapter(HTTPAdapter):
+    """Passes the certificate name override and the fingerprint pin to urllib3's pools.
+
+    ``server_hostname`` sets SNI and ``assert_hostname`` the name the certificate must carry,
+    so ``https://10.0.0.1`` can be verified against a certificate issued to the serial number.
+    """
+
+    def __init__(self, tls_server_name=None, tls_fingerprint=None):
+        self._tls_kwargs = {}
+        if tls_server_name:
+            self._tls_kwargs["server_hostname"] = tls_server_name
+            self._tls_kwargs["assert_hostname"] = tls_server_name
+        if tls_fingerprint:
+            self._tls_kwargs["assert_fingerprint"] = tls_fingerprint
+        # Retries are ours (bounded, idempotency-aware): urllib3 must not retry on its own.
+        super(_TLSAdapter, self).__init__(max_retries=0)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        pool_kwargs.update(self._tls_kwargs)
+        super(_TLSAdapter, self).init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        proxy_kwargs.update(self._tls_kwargs)
+        return super(_TLSAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
+
+
+class HttpResponse(object):
+    """What :meth:`HttpClient.request` returns: ``status``, ``data`` (parsed JSON or None),
+    ``text`` (the body as text), ``headers`` and ``display`` (``METHOD /path?query``)."""
+
+    def __init__(self, status, data, text, headers, display):
+        self.status = status
+        self.data = data
+        self.text = text
+        self.headers = headers
+        self.display = display
+
+
+_NO_JSON = object()
+
+
+class HttpClient(object):
+    """One API endpoint over HTTPS, on one ``requests.Session``.
+
+    :param base_url: ``https://host[:port][/prefix]``; plain HTTP and credentials in the URL are
+        refused (tokens never travel in clear text or in URLs).
+    :param timeout: seconds for connect and for each read (default 10, the Knocknoc agent's).
+    :param validate_certs: verify the certificate (default True; False = Knocknoc's "Insecure").
+    :param ca_path: CA bundle (file or directory) that signed the device certificate.
+    :param tls_server_name: verify the certificate against this name instead of the URL's host
+        (appliance certificates carry their serial number and no IP address).
+    :param tls_fingerprint: pin the SHA-256 fingerprint of the leaf certificate; with a pin the
+        CA chain need not verify.
+    :param retries: extra attempts for connection failures and 429/502/503/504 (default 3).
+    :param secrets: strings that errors must scrub (subclasses add their token).
+
+    Attributes: ``calls`` counts HTTP requests sent (retries included); ``sleep`` and
+    ``jitter`` (``random.uniform``-like) are injectable for tests; ``backoff_base`` and
+    ``backoff_cap`` shape the waits.
+    """
+
+    # Error kinds -> documented agent codes (the Fortinet family). A client for another API
+    # replaces this with {} and gives ERROR_TEXTS for its own wording.
+    ERROR_CODES = {
+        "connect": 202000,
+        "auth": 202001,
+        "forbidden": 202002,
+        "tls": 202003,
+        "timeout": 202004,
+        "parse": 202150,
+    }
+    ERROR_TEXTS = {}
+    API_NAME = "device"
+
+    def __init__(self, base_url, timeout=DEFAULT_TIMEOUT, validate_certs=True, ca_path=None,
+                 tls_server_name=None, tls_fingerprint=None, retries=DEFAULT_RETRIES, secrets=(),
+                 option_prefix=""):
+        if not HAS_REQUESTS:
+            raise KnocknocError(None, "the Python library 'requests' is not installed",
+                                description="Missing requirement")
+        self._secrets = set(s for s in secrets if s)
+        self.base_url = self.check_url(base_url, option_prefix + "url")
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+        if not isinstance(self.timeout, (int, float)) or self.timeout <= 0:
+            raise KnocknocError(None, "%stimeout must be a positive number of seconds" % option_prefix,
+                                description="Invalid connection option")
+        self.retries = DEFAULT_RETRIES if retries is None else int(retries)
+        if self.retries < 0:
+            raise KnocknocError(None, "%sretries must be 0 or more" % option_prefix,
+                                description="Invalid connection option")
+        self.validate_certs = True if validate_certs is None else bool(validate_certs)
+        self.ca_path = ca_path
+        if ca_path and not os.path.exists(ca_path):
+            raise KnocknocError(None, "%sca_path %s does not exist" % (option_prefix, ca_path),
+                                description="Invalid connection option")
+        self.tls_server_name = tls_server_name or None
+        self.tls_fingerprint = normalize_fingerprint(tls_fingerprint) if tls_fingerprint else None
+        if self.tls_fingerprint:
+            verify = False  # the pin replaces chain validation (self-signed appliance certificates)
+        elif not self.validate_certs:
+            verify = False
+        else:
+            verify = ca_path or True
+        self.verify = verify
+        self.calls = 0
+        self.sleep = time.sleep
+        self.jitter = random.uniform
+        self.backoff_base = BACKOFF_BASE
+        self.backoff_cap = BACKOFF_CAP
+        self.session = requests.Session()
+        self.session.headers["Accept"] = "application/json"
+        self.session.headers["User-Agent"] = "knocknoc.fortinet"
+        adapter = _TLSAdapter(self.tls_server_name, self.tls_fingerprint)
+        self.session.mount("https://", adapter)
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def add_secret(self, secret):
+        """Scrub ``secret`` from every later error (e.g. a key that a reply just revealed)."""
+        if secret:
+            self._secrets.add(str(secret))
+
+    @property
+    def secrets(self):
+        return tuple(self._secrets)
+
+    def check_url(self, url, option="url"):
+        """Refuse what must never be sent: plain HTTP, credentials in the URL, no host."""
+        if not url or urlsplit is None:
+            raise KnocknocError(None, "%s is required" % option, description="Invalid connection option")
+        parts = urlsplit(str(url).strip())
+        if parts.username is not None or parts.password is not None:
+            raise KnocknocError(
+                None, "%s must not contain credentials (user:password@); pass them as options" % option,
+                description="Invalid connection option", secrets=self.secrets)
+        if parts.scheme.lower() != "https" or not parts.hostname:
+            raise KnocknocError(
+                None, "%s must be an https:// URL with a host name, got %s" % (option, redact(url, *self.secrets)),
+                description="Invalid connection option", secrets=self.secrets)
+        return str(url).strip().rstrip("/")
+
+    def close(self):
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+        return False
+
+    def error(self, kind, cause, details=None, code=None, description=None, hint=None):
+        """A :class:`KnocknocError` for an error ``kind`` (connect, auth, forbidden, tls, timeout,
+        parse, status) with this client's code mapping and secrets."""
+        if code is None:
+            code = self.ERROR_CODES.get(kind)
+        if code is None and description is None:
+            description, default_hint = self.ERROR_TEXTS.get(kind, (None, None))
+            if description is None:
+                description = "Unexpected HTTP status" if kind == "status" else "Request failed"
+            hint = default_hint if hint is None else hint
+        return KnocknocError(code, cause=cause, description=description, hint=hint,
+                             details=details, secrets=self.secrets)
+
+    def _backoff(self, attempt, retry_after=None):
+        if retry_after is not None:
+            return max(0.0, min(self.backoff_cap, retry_after))
+        # Full jitter (AWS architecture blog): spreads retries of many clients evenly.
+        return self.jitter(0, min(self.backoff_cap, self.backoff_base * (2 ** attempt)))
+
+    @staticmethod
+    def _retry_after(response):
+        value = response.headers.get("Retry-After")
+        if not value:
+            return None
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment is None:
+            return None
+        return max(0.0, moment.timestamp() - time.time())
+
+    @staticmethod
+    def _never_connected(exc):
+        """True when the TCP/TLS connection was never established (DNS, refused, unreachable):
+        the request was not sent, so even a non-idempotent call may be repeated."""
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return True
+        seen = set()
+        stack = [exc]
+        while stack:
+            item = stack.pop()
+            if item is None or id(item) in seen:
+                continue
+            seen.add(id(item))
+            if NewConnectionError is not None and isinstance(item, NewConnectionError):
+                return True
+            if isinstance(item, ConnectionRefusedError):
+                return True
+            stack.extend([getattr(item, "reason", None), item.__cause__, item.__context__])
+            stack.extend(a for a in getattr(item, "args", ()) if isinstance(a, BaseException))
+        return False
+
+    def _transport_error(self, exc, display, attempts):
+        text = "%s: %s" % (type(exc).__name__, exc)
+        details = {"request": display, "attempts": attempts, "error": redact(text, *self.secrets)}
+        if isinstance(exc, requests.exceptions.SSLError):
+            reason = "TLS verification failed"
+            if "fingerprint" in text.lower():
+                reason = "the certificate does not match tls_fingerprint"
+            elif "hostname" in text.lower() or "match" in text.lower():
+                reason = "the certificate name does not match %s" % (
+                    "tls_server_name %s" % self.tls_server_name if self.tls_server_name else "the URL's host")
+            elif "certificate verify failed" in text.lower():
+                reason = "the certificate is not signed by a trusted CA"
+            return self.error("tls", "%s on %s (%s)" % (reason, display, self.base_url), details)
+        if isinstance(exc, requests.exceptions.Timeout):
+            phase = "connecting" if isinstance(exc, requests.exceptions.ConnectTimeout) else "waiting for the answer"
+            return self.error("timeout", "no answer within %ss %s on %s (%s)" % (
+                self.timeout, phase, display, self.base_url), details)
+        if isinstance(exc, OSError) and not isinstance(exc, requests.exceptions.RequestException):
+            # e.g. requests' "Could not find a suitable TLS CA certificate bundle"
+            return KnocknocError(None, "TLS setup failed for %s: %s" % (display, exc),
+                                 description="Invalid connection option", details=details,
+                                 secrets=self.secrets)
+        reason = "connection failed"
+        lowered = text.lower()
+        if "name or service not known" in lowered or "nodename nor servname" in lowered \
+                or "name resolution" in lowered or "getaddrinfo" in lowered:
+            reason = "host name does not resolve"
+        elif "refused" in lowered:
+            reason = "connection refused"
+        elif "reset" in lowered or "aborted" in lowered or "remotedisconnected" in lowered:
+            reason = "connection closed by the peer"
+        return self.error("connect", "%s on %s (%s)" % (reason, display, self.base_url), details)
+
+    # -- the one way to talk HTTP ------------------------------------------------------------------
+    def request(self, method, path, params=None, json=None, data=None, headers=None, auth=None,
+                idempotent=None, expect_json=True, allow_status=(), timeout=None):
+        """Send one request (with bounded retries) and return an :class:`HttpResponse`.
+
+        ``path`` starts with ``/`` and is appended to ``base_url``; an absolute ``https://`` URL is
+        used as is (it is checked like ``base_url``). ``idempotent`` defaults to True for
+        GET/HEAD/OPTIONS/PUT/DELETE: only then are 429/502/503/504 and dropped connections
+        retried (a connection that was never established is retried for every method).
+        Statuses in ``allow_status`` are returned without raising; any other 3xx/4xx/5xx
+        raises via :meth:`status_error`. With ``expect_json`` a 2xx body that is not JSON
+        raises the ``parse`` error (202150).
+        """
+        method = method.upper()
+        if path.lower().startswith("https://") or path.lower().startswith("http://"):
+            url = self.check_url(path, "url")
+        else:
+            url = self.base_url + path
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        prepared = self.session.prepare_request(requests.Request(
+            method, url, params=params, json=json, data=data, headers=headers, auth=auth))
+        display = "%s %s" % (method, redact(prepared.path_url, *self.secrets))
+        settings = self.session.merge_environment_settings(prepared.url, {}, None, self.verify, None)
+        timeout = self.timeout if timeout is None else timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            self.calls += 1
+            try:
+                with warnings.catch_warnings():
+                    if self.verify is False:
+                        # validate_certs=false is the user's explicit choice; don't nag on stderr.
+                        warnings.simplefilter("ignore", InsecureRequestWarning)
+                    response = self.session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
+            except (requests.exceptions.RequestException, OSError) as exc:
+                retryable = (not isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.Timeout))
+                             and isinstance(exc, requests.exceptions.ConnectionError)
+                             and (idempotent or self._never_connected(exc)))
+                if retryable and attempt <= self.retries:
+                    self.sleep(self._backoff(attempt - 1))
+                    continue
+                raise self._transport_error(exc, display, attempt) from None
+            if response.status_code in RETRY_STATUSES and idempotent and attempt <= self.retries \
+                    and response.status_code not in allow_status:
+                wait = self._backoff(attempt - 1, self._retry_after(response))
+                response.close()
+                self.sleep(wait)
+                continue
+            break
+        return self._finish(response, display, attempt, expect_json, allow_status)
+
+    def _finish(self, response, display, attempts, expect_json, allow_status):
+        status = response.status_code
+        text = response.text if response.content else ""
+        data = _NO_JSON
+        if text:
+            try:
+                data = response.json()
+            except ValueError:
+                data = _NO_JSON
+        result = HttpResponse(status, None if data is _NO_JSON else data, text, response.headers, display)
+        result.attempts = attempts
+        if status in allow_status:
+            return result
+        if 300 <= status < 400:
+            raise self.error("parse", "unexpected redirect (HTTP %d) on %s to %s" % (
+                status, display, redact(response.headers.get("Location", "?"), *self.secrets)),
+                {"http_status": status, "request": display})
+        if status >= 400:
+            raise self.status_error(result)
+        if expect_json and data is _NO_JSON and (text or status != 204):
+            raise self.error("parse", "HTTP %d on %s returned a body that is not JSON (%s)" % (
+                status, display, _excerpt(text)), {"http_status": status, "request": display})
+        return result
+
+    def status_error(self, response):
+        """The error for a 3xx-5xx answer; subclasses read their API's error envelope and call
+        this for the generic cases. 401 -> ``auth``, 403 -> ``forbidden``, else ``status``."""
+        details = {"http_status": response.status, "request": response.display}
+        attempts = getattr(response, "attempts", 1)
+        if attempts > 1:
+            details["attempts"] = attempts
+        cause = "HTTP %d on %s" % (response.status, response.display)
+        if response.status == 401:
+            return self.error("auth", cause, details)
+        if response.status == 403:
+            return self.error("forbidden", cause, details)
+        if attempts > 1:
+            cause += " after %d attempts" % attempts
+        return self.error("status", cause, details)
+
+    def expect(self, condition, response, what):
+        """Raise the ``parse`` error (202150) unless ``condition``: for reply shapes."""
+        if not condition:
+            raise self.error("parse", "unexpected reply to %s: %s" % (response.display, what),
+                             {"http_status": response.status, "request": response.display})
+
+
+def _excerpt(text, limit=120):
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def merged_argspec(base, extra):
+    """A deep copy of ``base`` updated with the module's own options."""
+    spec = copy.deepcopy(base)
+    spec.update(extra or {})
+    return spec
