@@ -261,8 +261,23 @@ class FortiManagerClient(HttpClient):
         result = self.rpc(method, [param], idempotent=idempotent)[0]
         status = result["status"]
         if status.get("code") != 0:
+            if status.get("code") == -11 and self.token_refused():
+                raise KnocknocError(202001, cause='JSON-RPC status -11 on %s %s, and on get /sys/status too: the API'
+                                    ' key was not accepted' % (method, url),
+                                    details={"jsonrpc_code": -11, "method": method, "url": url},
+                                    secrets=self.secrets)
             raise self.jsonrpc_error(method, url, status, not_found_code, code_map)
         return result.get("data")
+
+    def token_refused(self):
+        """Whether FortiManager refuses the API key itself.
+
+        FortiManager answers a bad key and a missing permission alike (-11, reference E4/E5), so
+        ask for ``/sys/status``, which every API user may read: -11 there too means the key is not
+        accepted (202001), an answer means the key is good and the profile is short (202002).
+        """
+        probe = self.rpc("get", [{"url": "/sys/status"}])[0]
+        return probe["status"].get("code") == -11
 
     # -- proxy to managed FortiGates -----------------------------------------------------------------
     def proxy(self, action, resource, payload=None, targets=None, timeout=None, idempotent=None):
