@@ -8,12 +8,7 @@ py_version=${1:-$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_i
 shift || true
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-dest="$work/ansible_collections/knocknoc/fortinet"
-mkdir -p "$dest"
-# Tracked and new (not ignored) files, as they are in the work tree.
-git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
-  [ -e "$f" ] && mkdir -p "$dest/$(dirname "$f")" && cp -P "$f" "$dest/$f"
-done
+dest=$(scripts/stage-collection.sh "$work")
 # ansible-test bootstraps pip in its virtual environments with a script from a host we cannot
 # reach; hand it a stand-in built on ensurepip (see scripts/get_pip_shim.py).
 pip_version=$(sed -n 's/^pip==\(.*\)$/\1/p' "$($root/.venv/bin/python -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_data/requirements/ansible-test.txt" 2>/dev/null || true)

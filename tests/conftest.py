@@ -161,8 +161,12 @@ def _module_result(name, args, check=False, diff=False):
     import importlib
     import io
 
+    from ansible.module_utils.common import warnings as module_warnings
     from ansible.module_utils.testing import patch_module_args
 
+    # A real module runs in a fresh process: drop warnings left over by earlier in-process runs.
+    module_warnings._global_warnings.clear()
+    module_warnings._global_deprecations.clear()
     module = importlib.import_module("ansible_collections.knocknoc.fortinet.plugins.modules." + name)
     params = dict(args)
     params.update(_ansible_check_mode=check, _ansible_diff=diff)
@@ -215,7 +219,7 @@ def _run_playbook(playbook_text, tmp_path, extra_vars=None, check=False, diff=Fa
         "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),
     })
     run_env.update(env or {})
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=timeout, cwd=str(tmp_path))
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=run_env, timeout=timeout, cwd=str(tmp_path))
     results = {}
     try:
         data = json.loads(proc.stdout)

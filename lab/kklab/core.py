@@ -96,12 +96,13 @@ class Fault:
     ``seconds`` then answer normally), ``drop`` (close the connection without an answer),
     ``wrong_cert`` (present a certificate issued for another name).
     ``match`` is a regular expression searched in the request path (with query string);
-    ``count`` limits how many requests it hits (None: until cleared).
+    ``count`` limits how many requests it hits (None: until cleared); ``skip`` lets the first
+    ``skip`` matching requests through untouched (e.g. to fail a write after its read).
     """
 
     KINDS = ("status", "jsonrpc", "malformed", "delay", "drop", "wrong_cert")
 
-    def __init__(self, kind, status=None, code=None, message=None, seconds=0.0, match=None, count=None):
+    def __init__(self, kind, status=None, code=None, message=None, seconds=0.0, match=None, count=None, skip=0):
         if kind not in self.KINDS:
             raise ValueError("fault kind must be one of %s" % ", ".join(self.KINDS))
         if kind == "status" and not status:
@@ -115,10 +116,11 @@ class Fault:
         self.seconds = float(seconds or 0)
         self.match = re.compile(match) if match else None
         self.remaining = int(count) if count is not None else None
+        self.skip = int(skip or 0)
 
     @classmethod
     def from_dict(cls, data):
-        allowed = {"kind", "status", "code", "message", "seconds", "match", "count"}
+        allowed = {"kind", "status", "code", "message", "seconds", "match", "count", "skip"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError("unknown fault fields: %s" % ", ".join(sorted(unknown)))
@@ -131,7 +133,7 @@ class Fault:
         return {
             "kind": self.kind, "status": self.status, "code": self.code, "message": self.message,
             "seconds": self.seconds, "match": self.match.pattern if self.match else None,
-            "remaining": self.remaining,
+            "remaining": self.remaining, "skip": self.skip,
         }
 
 
@@ -201,6 +203,9 @@ class Device:
         with self.lock:
             for fault in self.faults:
                 if fault.kind in kinds and fault.matches(target):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     if fault.remaining is not None:
                         fault.remaining -= 1
                         if fault.remaining <= 0:

@@ -207,7 +207,7 @@ def parse_feed_line(rtype, text):
 def new_api_key():
     # Real keys are 30 characters of [A-Za-z0-9] (e.g. the ones quoted in A3's sources).
     alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(30))
+    return "".join(secrets.choice(alphabet) for _unused in range(30))
 
 
 def new_uuid():
@@ -261,8 +261,8 @@ TABLES = {t.key: t for t in (
     Table("firewall/address", access=("fwgrp", "address"), q_type=185,
           limits={"comment": 255, "fqdn": 255, "associated-interface": 35, "country": 2},
           enums={"allow-routing": ENABLE, "fabric-object": ENABLE, "obj-type": ("ip", "mac")},
-          ranges={"color": (0, 32), "cache-ttl": (0, 86400)}, children={"macaddr": "macaddr",
-                                                                           "tagging": "name"}),
+          ranges={"color": (0, 32), "cache-ttl": (0, 86400)},
+          children={"macaddr": "macaddr", "tagging": "name"}),
     Table("firewall/address6", access=("fwgrp", "address"), q_type=186,
           limits={"comment": 255, "fqdn": 255, "country": 2},
           enums={"fabric-object": ENABLE}, ranges={"color": (0, 32), "cache-ttl": (0, 86400)},
@@ -357,7 +357,7 @@ class FortiGate(Device):
         self.vdoms = list(vdoms or ["root"])
         self.management_vdom = "root" if "root" in self.vdoms else self.vdoms[0]
         self.build = BUILDS.get(version, 1000 + int(hashlib.md5(version.encode()).hexdigest()[:3], 16))
-        self.seed_tokens = {user: new_api_key() for user, _, _ in SEED_USERS}
+        self.seed_tokens = {user: new_api_key() for user, _unused, _unused2 in SEED_USERS}
         self.line_limit = LINES_PER_RESOURCE  # instance attributes so that tests can shrink them
         self.ip_entry_limit = IP_ENTRIES_GLOBAL
         self.generation = 0
@@ -509,7 +509,7 @@ class FortiGate(Device):
     @property
     def tokens(self):
         users = self.global_tables["system/api-user"]
-        return {name: users[name]["api-key"] for name, _, _ in SEED_USERS
+        return {name: users[name]["api-key"] for name, _unused, _unused2 in SEED_USERS
                 if name in users and users[name]["api-key"]}
 
     @property
@@ -1328,9 +1328,9 @@ class FortiGate(Device):
     def _referrers(self, vdom, key, mkey):
         found = []
         for source, fields in REFERENCES.items():
+            vdoms = [vdom] if TABLES[key].scope == "vdom" else self.vdoms
             stores = ([self.global_tables[source]] if TABLES[source].scope == "global"
-                      else [self.vdom_tables[v][source] for v in ([vdom] if TABLES[key].scope == "vdom"
-                                                                   else self.vdoms)])
+                      else [self.vdom_tables[v][source] for v in vdoms])
             for store in stores:
                 for other_key, other in store.items():
                     for field, targets in fields.items():
@@ -1460,7 +1460,7 @@ class FortiGate(Device):
             for key, text, span in valid:
                 state.entries.setdefault(key, [text, True, span])
         else:
-            for key, _, _ in valid:
+            for key, _unused, _unused2 in valid:
                 state.entries.pop(key, None)
         return dict(result, status="success", invalidEntries=invalid)
 
@@ -1494,7 +1494,7 @@ class FortiGate(Device):
         if state is None:
             return []
         accepted = accepted if accepted is not None else self._accepted()
-        take, _ = accepted.get((vdom, name), (0, None))
+        take, _unused = accepted.get((vdom, name), (0, None))
         out = []
         if self.version_at_least("7.4.4"):
             for text, ok, span in state.entries.values():
@@ -1513,7 +1513,7 @@ class FortiGate(Device):
         state = self.resources.setdefault((vdom, name), ResourceState())
         accepted = self._accepted()
         take, limit = accepted.get((vdom, name), (0, None))
-        entries = [{"entry": text, "valid": ok} for text, ok, _ in state.entries.values()]
+        entries = [{"entry": text, "valid": ok} for text, ok, _unused in state.entries.values()]
         valid_count = sum(1 for e in entries if e["valid"])
         total = valid_count if self.version_at_least("7.4.4") else len(entries)
         if obj["status"] == "disable":
@@ -1536,8 +1536,9 @@ class FortiGate(Device):
             wanted = parse_entry(q["entry"]) if obj["type"] == "address" else None
             matched = []
             for text, ok, span in state.entries.values():
-                if text == q["entry"].strip() or (wanted and span and span[0] == wanted[1][0]
-                                                 and span[1] <= wanted[1][1] and wanted[1][2] <= span[2]):
+                covers = bool(wanted and span and span[0] == wanted[1][0]
+                              and span[1] <= wanted[1][1] and wanted[1][2] <= span[2])
+                if text == q["entry"].strip() or covers:
                     matched.append({"entry": text, "valid": ok})
             entries = matched
             results.update(matched_valid=sum(1 for e in matched if e["valid"]),
@@ -1699,7 +1700,7 @@ class FortiGate(Device):
             return False
         for part in service[field].split():
             dst = part.split(":")[0]
-            low, _, high = dst.partition("-")
+            low, _unused, high = dst.partition("-")
             if int(low) <= port <= int(high or low):
                 return True
         return False

@@ -333,7 +333,7 @@ class FortiManager(Device):
         self._client_context = None
         # Secrets are fixed for the life of the lab process: reset() keeps them.
         alphabet = string.ascii_lowercase + string.digits
-        self.tokens = {u: "".join(secrets.choice(alphabet) for _ in range(30))
+        self.tokens = {u: "".join(secrets.choice(alphabet) for _unused in range(30))
                        for u in ("lab-api", "kk-passiveplus", "kk-nodevmgr", "kk-readonly", "kk-emea-only")}
         self.passwords = {u: "lab-" + secrets.token_urlsafe(9) for u in ("alice", "bob", "carol")}
         self.reset()
@@ -519,7 +519,7 @@ class FortiManager(Device):
             user = self.users.get(body.get("user"))
             if user is None or user.get("user_type") != "api":
                 raise ValueError("no API admin %r" % body.get("user"))
-            token = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(30))
+            token = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _unused in range(30))
             user["_token"] = token
             self.tokens[user["userid"]] = token
             return {"user": user["userid"], "access_token": token}
@@ -1778,7 +1778,7 @@ class FortiManager(Device):
                 elif adom not in allowed:
                     raise RpcError(-11)
                 elif s[2] == "device":
-                    devname, _ = self._find_device(s[3], [adom])
+                    devname, _unused = self._find_device(s[3], [adom])
                     found = [devname] if devname else None
                 else:
                     found = self._group_members(adom, s[3], self.db[adom])
@@ -1898,7 +1898,7 @@ class FortiManager(Device):
 
         outcomes = self._without_lock(push_all)
         lines = []
-        for (devname, vdom, _), (ok, detail) in zip(plans, outcomes):
+        for (devname, vdom, _unused), (ok, detail) in zip(plans, outcomes):
             dev = self.lab.devices[devname]
             lines.append({"name": devname, "ip": urllib.parse.urlsplit(dev.url).hostname if dev.url else "",
                           "vdom": vdom, "oid": 100 + list(self.lab.devices).index(devname),

@@ -60,7 +60,7 @@ def test_202000_nothing_listening(labview):
 
 
 def test_202001_fortigate_bad_token(labview):
-    client, _ = fortigate(labview, token="0123456789abcdefghijklmnopqrst")
+    client, _unused = fortigate(labview, token="0123456789abcdefghijklmnopqrst")
     with pytest.raises(KnocknocError) as exc_info:
         client.get_table("firewall/address")
     err = assert_agent_error(exc_info, 202001, "0123456789abcdefghijklmnopqrst")
@@ -155,7 +155,7 @@ def test_202150_invalid_parameters_status(labview):
 
 
 def test_server_errors_are_retried_and_then_succeed(labview):
-    client, _ = fortigate(labview, retries=3)
+    client, _unused = fortigate(labview, retries=3)
     client.backoff_base = client.backoff_cap = 0.01
     labview.fault("fgt1", kind="status", status=503, count=2)
     assert client.system_status()["serial"] == labview.info("fgt1")["serial"]
@@ -163,7 +163,7 @@ def test_server_errors_are_retried_and_then_succeed(labview):
 
 
 def test_authentication_failures_are_never_retried(labview):
-    client, _ = fortigate(labview, token="0123456789abcdefghijklmnopqrst", retries=3)
+    client, _unused = fortigate(labview, token="0123456789abcdefghijklmnopqrst", retries=3)
     with pytest.raises(KnocknocError):
         client.get_table("firewall/address")
     assert labview.counters()["fgt1"]["requests"] == 1

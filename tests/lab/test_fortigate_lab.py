@@ -651,12 +651,12 @@ def test_fortinet_fortios_playbook(lab, fgt, tmp_path):
          "register": "again"},
         {"fortinet.fortios.fortios_firewall_addrgrp": dict(common, state="present", firewall_addrgrp={
             "name": "kk_users", "member": [{"name": "none"}]})},
-        {"fortinet.fortios.fortios_firewall_addrgrp": dict(common, state="present", member_path="member:name",
-                                                           member_state="present", firewall_addrgrp={
-            "name": "kk_users", "member": [{"name": "kk_198.51.100.7"}]}), "register": "member"},
-        {"fortinet.fortios.fortios_system_external_resource": dict(common, state="present",
-                                                                   system_external_resource={
-            "name": "kk_allow", "type": "address", "update_method": "push"})},
+        {"fortinet.fortios.fortios_firewall_addrgrp": dict(
+            common, state="present", member_path="member:name", member_state="present",
+            firewall_addrgrp={"name": "kk_users", "member": [{"name": "kk_198.51.100.7"}]}), "register": "member"},
+        {"fortinet.fortios.fortios_system_external_resource": dict(
+            common, state="present",
+            system_external_resource={"name": "kk_allow", "type": "address", "update_method": "push"})},
         {"fortinet.fortios.fortios_monitor": dict(common, selector="dynamic.system.external-resource", params={
             "commands": [{"name": "kk_allow", "command": "add", "entries": ["203.0.113.9"]}]}), "register": "push"},
         {"ansible.builtin.assert": {"that": ["not again.changed", "member.changed",
@@ -668,7 +668,7 @@ def test_fortinet_fortios_playbook(lab, fgt, tmp_path):
            "ANSIBLE_PERSISTENT_CONTROL_PATH_DIR": str(tmp_path / "pc"), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_HOST_KEY_CHECKING": "0", "no_proxy": "*",
            "NO_PROXY": "*"}
-    run = subprocess.run([str(playbook_bin), "-i", str(tmp_path / "inventory.json"), str(tmp_path / "play.json")],
+    run = subprocess.run(check=False, args=[str(playbook_bin), "-i", str(tmp_path / "inventory.json"), str(tmp_path / "play.json")],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     # The effect, seen through the REST API.
