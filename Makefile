@@ -11,7 +11,7 @@ export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 export ANSIBLE_PYTHON_INTERPRETER := $(CURDIR)/$(VENV)/bin/python
 export PYTHONPATH := $(COLLECTIONS):$(CURDIR)/lab
 
-.PHONY: help venv lab demo test test-unit test-lab test-integration clean
+.PHONY: help venv lab demo test pytest test-unit test-lab test-integration sanity lint docs galaxy matrix molecule clean
 
 help:
 	@echo "make demo   - set up, start the lab, run the demo playbook against it, show the effect, stop"
@@ -31,8 +31,31 @@ lab: venv
 demo: venv
 	@./scripts/demo.sh
 
-test: venv
+# The whole suite. The ecosystem gates run first; the main pytest run comes last so that its
+# summary closes the output.
+test: venv sanity lint docs galaxy matrix pytest
+
+pytest: venv
 	$(PY) -m pytest -q -n 2 --dist loadfile
+
+sanity: venv
+	./scripts/sanity.sh
+
+lint: venv
+	$(VENV)/bin/ansible-lint --profile production roles playbooks
+
+docs: venv
+	./scripts/docs-check.sh
+
+galaxy: venv
+	./scripts/galaxy-check.sh
+
+# The oldest ansible-core that meta/runtime.yml claims; the newest is the main venv's.
+matrix: venv
+	./scripts/matrix.sh 2.19
+
+molecule: venv
+	./scripts/molecule.sh
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit
