@@ -78,14 +78,17 @@ class DeviceView:
         reply.raise_for_status()
         return sorted(e["entry"] for e in reply.json()["results"].get("entries", []))
 
-    def admitted(self, ip, srcintf="port1", dest="10.0.0.10", port=443, vdom="root"):
+    def admitted(self, ip, srcintf="port1", dest=None, port=443, vdom="root"):
         """The policy id that admits traffic from ``ip`` (0: the implicit deny), per policy-lookup."""
-        reply = self.get("/api/v2/monitor/firewall/policy-lookup",
-                         params={"srcintf": srcintf, "sourceip": ip, "dest": dest, "destport": port,
-                                 "protocol": 6, "vdom": vdom})
+        params = {"srcintf": srcintf, "sourceip": ip, "dest": dest or "10.0.0.10", "destport": port,
+                  "protocol": 6, "vdom": vdom}
+        if ":" in ip:  # FortiOS looks IPv6 up only with ipv6=true (and an IPv6 destination)
+            params.update(ipv6="true", dest=dest or "2001:db8:10::10")
+        reply = self.get("/api/v2/monitor/firewall/policy-lookup", params=params)
         reply.raise_for_status()
         results = reply.json()["results"]
-        if not results.get("success") or results.get("action", "accept") != "accept":
+        action = results.get("policy_action", results.get("action", "accept"))  # the lab says policy_action
+        if not results.get("success") or action != "accept":
             return 0
         return results.get("policy_id", 0)
 

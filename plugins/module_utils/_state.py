@@ -25,8 +25,8 @@ def _describe(value):
     return repr(value) if not isinstance(value, str) else "'%s'" % value
 
 
-def _to_network(value):
-    """Any accepted spelling -> ``ipaddress`` network (strict: host bits must be clear)."""
+def _to_network(value, strict=True):
+    """Any accepted spelling -> ``ipaddress`` network (``strict``: host bits must be clear)."""
     if isinstance(value, (list, tuple)):
         # FortiManager: ["a.b.c.d", "m.m.m.m"]
         if len(value) != 2 or not all(isinstance(v, str) for v in value):
@@ -50,7 +50,7 @@ def _to_network(value):
         # ipaddress accepts IPv6 scope ids (fe80::1%eth0); FortiOS objects cannot hold them
         raise ValueError("scoped IPv6 addresses (%zone) are not supported")
     try:
-        return ipaddress.ip_network(text, strict=True)
+        return ipaddress.ip_network(text, strict=strict)
     except ValueError as exc:
         if "has host bits set" in str(exc):
             raise ValueError("host bits are set beyond the prefix length")
@@ -88,6 +88,17 @@ def canonical_entry(value, max_prefix_v4=32, max_prefix_v6=128):
     if network.num_addresses == 1:
         return str(address)
     return "%s/%d" % (address, network.prefixlen)
+
+
+def device_network(value):
+    """The ``ipaddress`` network of an address as a device stores it (FortiManager's
+    ``["a.b.c.d", "m.m.m.m"]``, FortiOS' ``"a.b.c.d m.m.m.m"``, ``"prefix/len"``), with host bits
+    and /0 allowed; None when ``value`` is not an address. For reading device state (which may
+    hold anything), never for validating input: use :func:`canonical_entry` for that."""
+    try:
+        return _to_network(value, strict=False)
+    except ValueError:
+        return None
 
 
 def canonical_entries(values, max_prefix_v4=32, max_prefix_v6=128):
