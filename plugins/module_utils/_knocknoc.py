@@ -119,6 +119,7 @@ class KnocknocClient(HttpClient):
         super(KnocknocClient, self).__init__(url, secrets=secrets, **kwargs)
         self.token = token
         self.allowlist_skipped = []
+        self.allowlist_format = None  # "txt" or "json": how the last allowlist() reply was read
 
     @classmethod
     def from_params(cls, params):
@@ -166,8 +167,10 @@ class KnocknocClient(HttpClient):
         content_type = str(response.headers.get("Content-Type", "")).lower()
         if "json" in content_type or response.display.split("?")[0].endswith(".json"):
             entries, invalid = self._json_allowlist(response)
+            self.allowlist_format = "json"
         else:
             entries, invalid = parse_allowlist(response.text)
+            self.allowlist_format = "txt"
         self.allowlist_skipped = invalid
         return entries
 
@@ -236,7 +239,15 @@ class KnocknocClient(HttpClient):
 
     def update_knoc(self, knoc_id, doc):
         """Update the given fields of a knoc (PUT); returns the knoc. A missing knoc raises."""
-        return self._member(self._call("PUT", "/knocs/%s" % knoc_id, json=doc), "knoc")
+        return self.put_knoc(knoc_id, doc)[0]
+
+    def put_knoc(self, knoc_id, doc):
+        """Like :meth:`update_knoc`, but returns ``(knoc, allowlist)``: ``allowlist`` (with the
+        ``api_key`` shown once) when the update gave the knoc an allowlist (a switch to passive or
+        passive_plus), else None."""
+        response = self._call("PUT", "/knocs/%s" % knoc_id, json=doc)
+        knoc = self._member(response, "knoc")
+        return knoc, self._remember_key(response.data.get("allowlist"))
 
     def delete_knoc(self, knoc_id):
         """Delete a knoc: True when deleted, False when it did not exist."""

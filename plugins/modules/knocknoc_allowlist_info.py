@@ -1,0 +1,153 @@
+#!/usr/bin/python
+# Copyright: Contributors to the knocknoc.fortinet project
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+DOCUMENTATION = r"""
+module: knocknoc_allowlist_info
+short_description: Read a Knocknoc allowlist (EDL)
+version_added: "0.1.0"
+author: Knocknoc.fortinet contributors (@knocknoc)
+description:
+  - Reads the allowlist (external dynamic list) of a Passive or Passive+ Knoc, the list of currently granted source
+    addresses that FortiGates poll, and returns its entries.
+  - This is Knocknoc's documented interface, C(GET https://<server>/api/v1/allowlists/<aclId>/<token>.<format>) with
+    HTTP basic auth (any username, the allowlist API key as password); it works against any Knocknoc server.
+  - The body is read the way Knocknoc's own Traefik plugin reads it, one entry per line, blank lines and C(#) comments
+    skipped, lines that are not an IP address or network skipped and reported in RV(skipped).
+  - Each read is logged by the server as an C(AllowlistRetrieved) event.
+extends_documentation_fragment:
+  - knocknoc.fortinet.knocknoc
+  - knocknoc.fortinet.attributes
+  - knocknoc.fortinet.attributes.INFO_MODULE
+  - knocknoc.fortinet.attributes.ACTIONGROUP_KNOCKNOC
+options:
+  url:
+    description:
+      - The full allowlist URL, as shown by the Knoc (RV(knocknoc.fortinet.knocknoc_knoc#module:allowlist_url)), for
+        example V(https://example.knoc.cloud/api/v1/allowlists/<aclId>/<token>.txt). A V(.json) URL is read as JSON.
+      - Must start with V(https://). Credentials in the URL (V(https://user:key@...)) are refused; use O(api_key).
+      - If not set, the value of the E(KNOCKNOC_URL) environment variable is used (with C(module_defaults) for the
+        C(knocknoc) group, set O(url) on the task, since the group default is the server URL).
+    type: str
+    required: true
+  token:
+    description:
+      - Not used by this module (an allowlist is read with O(api_key)); accepted so that C(module_defaults) of the
+        C(knocknoc) group apply.
+  api_key:
+    description:
+      - The allowlist API key (C(Read Allowlists) scope), sent as the HTTP basic auth password.
+    type: str
+    required: true
+  username:
+    description:
+      - The HTTP basic auth username. Knocknoc accepts any value.
+    type: str
+    default: apikey
+seealso:
+  - module: knocknoc.fortinet.knocknoc_knoc
+  - name: Knocknoc allowlist (EDL)
+    description: The documented allowlist endpoint and its API keys.
+    link: https://docs.knocknoc.io/books/admin-guide/page/allowlist-edls
+"""
+
+EXAMPLES = r"""
+- name: Who has access right now
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/knocknoc.fortinet.knocknoc:
+      url: https://knocknoc.example.com
+      ca_path: /etc/pki/knocknoc-ca.pem
+  tasks:
+    - name: Read the allowlist of a Knoc
+      knocknoc.fortinet.knocknoc_allowlist_info:
+        url: "{{ edl_url }}"
+        api_key: "{{ vault_edl_key }}"
+      register: edl
+
+    - name: Show it
+      ansible.builtin.debug:
+        msg: "{{ edl.count }} address(es): {{ edl.entries | join(', ') }}"
+"""
+
+RETURN = r"""
+entries:
+  description:
+    - The entries, in the order served, in canonical form (an address without C(/32) or C(/128), IPv6 compressed,
+      networks as C(address/len)). An address that several users share appears once (Knocknoc's LOOTOTL).
+  returned: success
+  type: list
+  elements: str
+  sample: [203.0.113.5, 198.51.100.0/24, "2001:db8::7"]
+count:
+  description: Number of RV(entries).
+  returned: success
+  type: int
+  sample: 3
+skipped:
+  description: Lines (or JSON items) that are not an IP address or network, skipped as Knocknoc's Traefik plugin does.
+  returned: success
+  type: list
+  elements: str
+  sample: [not-an-ip]
+format:
+  description: How the allowlist was read, V(txt) or V(json) (from the C(Content-Type) or the URL suffix).
+  returned: success
+  type: str
+  sample: txt
+"""
+
+import ipaddress
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, redact
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, tls_kwargs
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import KnocknocClient, knocknoc_argspec
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import canonical_entry
+
+
+def canonical(entry):
+    """(canonical text, None) or (text, why it looks wrong) for an entry the parser accepted."""
+    try:
+        return canonical_entry(entry, max_prefix_v4=0, max_prefix_v6=0), None
+    except ValueError as exc:
+        # Valid for a consumer (FortiOS reads it) but unusual: /0, host bits set, multicast.
+        network = ipaddress.ip_network(entry, strict=False)
+        text = str(network.network_address) if network.num_addresses == 1 else str(network)
+        return text, str(exc)
+
+
+def main():
+    argument_spec = knocknoc_argspec(
+        api_key=dict(type="str", required=True, no_log=True),
+        username=dict(type="str", default="apikey"),
+    )
+    module = AnsibleModule(argument_spec, supports_check_mode=True)
+    check_requirements(module)
+    p = module.params
+    try:
+        # The URL is the allowlist itself; the client refuses plain HTTP and user:password@.
+        client = KnocknocClient(p["url"], **tls_kwargs(p))
+        entries = client.allowlist(client.base_url, p["api_key"], p["username"])
+    except KnocknocError as err:
+        # A URL with credentials must not come back in the module's invocation either.
+        p["url"] = redact(p["url"], p["api_key"])
+        module.fail_json(**err.fail_kwargs())
+    canonical_entries = []
+    for entry in entries:
+        text, why = canonical(entry)
+        canonical_entries.append(text)
+        if why:
+            module.warn("The allowlist holds %s, which a FortiGate accepts but which looks wrong: %s" % (text, why))
+    skipped = [redact(line, p["api_key"]) for line in client.allowlist_skipped]
+    if skipped:
+        module.warn("%d line(s) of the allowlist are not IP addresses or networks and were skipped" % len(skipped))
+    module.exit_json(changed=False, entries=canonical_entries, count=len(canonical_entries), skipped=skipped,
+                     format=client.allowlist_format)
+
+
+if __name__ == "__main__":
+    main()
