@@ -360,7 +360,8 @@ WHERE = {
     "vdom": "on a FortiGate (use_fortimanager=false) in passive_plus and active modes",
     "allowlist_ip_restrictions": "in passive and passive_plus modes (active knocs have no allowlist)",
 }
-REQUIRED = ("device_url", "authorization_token", "external_connector_name", "address_group")
+# authorization_token is write-only: it is required only when it will be sent (see present()).
+REQUIRED = ("device_url", "external_connector_name", "address_group")
 MAX_LENGTH = {
     "name": 255,  # unconfirmed in the reference: the Knoc name limit (the lab's choice)
     "external_connector_name": 35,  # FortiOS external-resource names
@@ -547,6 +548,13 @@ def present(module, client, p):
     sends_token = mode in DEVICE_MODES and (
         current is None or p["update_token"] == "always" or not current.get("authorization_token_set"))
     token_set = mode in DEVICE_MODES
+    # Check mode sends nothing, so it can predict a creation whose token a previous task of the
+    # same check run (an API user not created yet) could not provide.
+    if sends_token and not check and not (p["authorization_token"] or "").strip():
+        raise invalid("authorization_token is required when mode=%s and the Knoc %s (the server never returns the"
+                      " token, so later runs with update_token=on_create may leave it out)"
+                      % (mode, "does not exist yet" if current is None else "holds no token yet"
+                         if p["update_token"] == "on_create" else "is updated with update_token=always"))
     result = {"allowlist_key_status": "none"}
     allowlist = None
 

@@ -326,7 +326,6 @@ def test_allowlist_key_ensure_outside_ip_restrictions(knoc, labview):
     (dict(name="x", mode="passive", adom="root"), "adom"),
     (dict(name="x", mode="passive", device_targets=["FGT1"]), "device_targets"),
     (dict(PASSIVE_PLUS_FGT, device_url=None), "device_url"),
-    (dict(PASSIVE_PLUS_FGT, authorization_token=None), "authorization_token"),
     (dict(PASSIVE_PLUS_FGT, external_connector_name=None), "external_connector_name"),
     (dict(PASSIVE_PLUS_FGT, external_connector_name="x" * 36), "external_connector_name"),
     (dict(PASSIVE_PLUS_FGT, device_url="http://fw.example.com"), "device_url"),
@@ -355,6 +354,17 @@ def test_invalid_options_make_no_request(knoc, labview, args, option):
     assert option in failed["msg"], failed["msg"]
     assert "secret" not in json.dumps(failed) and FGT_TOKEN not in json.dumps(failed)
     assert labview.counters()["knocknoc"] == {"requests": 0, "writes": 0}
+
+
+def test_token_is_required_only_when_it_would_be_sent(knoc, labview):
+    # Creating needs it: one read to find the Knoc is missing, then the refusal, no write.
+    failed = knoc(expect_failure=True, **dict(PASSIVE_PLUS_FGT, authorization_token=None))
+    assert "authorization_token is required" in failed["msg"]
+    assert labview.counters()["knocknoc"]["writes"] == 0
+    # Once the Knoc holds a token, re-runs (say, a provisioning role run again) may leave it out.
+    knoc(**PASSIVE_PLUS_FGT)
+    again = knoc(**dict(PASSIVE_PLUS_FGT, authorization_token=None))
+    assert again["changed"] is False and again["knoc"]["authorization_token_set"] is True
 
 
 def test_wrong_admin_token_is_a_clear_error(knoc, conn, labview):
