@@ -16,7 +16,7 @@ for _ in $(seq 1 100); do
 done
 echo "lab up: $lab_dir/lab.json"
 cat "$lab_dir/lab.err"
-.venv/bin/ansible-playbook "${DEMO_PLAYBOOK:-playbooks/demo.yml}" -e "lab_file=$lab_dir/lab.json" "$@"
+ANSIBLE_DISPLAY_SKIPPED_HOSTS=false .venv/bin/ansible-playbook "${DEMO_PLAYBOOK:-playbooks/demo.yml}" -e "lab_file=$lab_dir/lab.json" "$@"
 echo
 echo "What the playbooks changed on the devices (writes counted by the lab):"
 .venv/bin/python - "$lab_dir/lab.json" <<'PY'
