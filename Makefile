@@ -10,6 +10,7 @@ export ANSIBLE_LOCALHOST_WARNING := false
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := false
 export ANSIBLE_PYTHON_INTERPRETER := $(CURDIR)/$(VENV)/bin/python
 export PYTHONPATH := $(COLLECTIONS):$(CURDIR)/lab
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help venv lab demo test pytest test-unit test-lab test-integration sanity lint docs galaxy matrix molecule clean
 

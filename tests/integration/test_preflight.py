@@ -6,7 +6,6 @@ The lab is set up through LabView (REST / JSON-RPC as an administrator), not thr
 
 import json
 
-import pytest
 
 H = {"vdom": "root"}
 TEST_IP = "198.51.100.77"

@@ -8,7 +8,6 @@ The lab is set up through LabView (REST / JSON-RPC as an administrator), not thr
 import json
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 H = {"vdom": "root"}
@@ -138,7 +137,7 @@ def test_grant_and_revoke_in_every_mode(labview, run_playbook):
 
     # Check mode: the whole path runs and nothing is written anywhere.
     before = labview.counters()
-    rc, out, _ = run_playbook(ALL_MODES, extra_vars=dict(extra, state="present"), check=True)
+    rc, out, _results = run_playbook(ALL_MODES, extra_vars=dict(extra, state="present"), check=True)
     assert rc == 0, out
     after = labview.counters()
     assert all(after[d]["writes"] == before[d]["writes"] for d in after), (before, after)
@@ -159,7 +158,7 @@ def test_grant_and_revoke_in_every_mode(labview, run_playbook):
     for token in (extra["fgt_passive_plus"]["token"], extra["fmg_super"]["token"], extra["knocknoc"]["token"]):
         assert token not in out
 
-    rc, out, _ = run_playbook(ALL_MODES, extra_vars=dict(extra, state="absent"))
+    rc, out, _results = run_playbook(ALL_MODES, extra_vars=dict(extra, state="absent"))
     assert rc == 0, out
     assert fgt1.admitted(ALICE_PP, srcintf="port2") == 0
     assert fgt1.admitted(ALICE_ACTIVE, srcintf="port1") == 0
@@ -175,15 +174,15 @@ def test_grant_and_revoke_playbooks_with_environment_credentials(labview, run_pl
     env = {"FORTIGATE_URL": info["url"], "FORTIGATE_TOKEN": info["tokens"]["kk-active"],
            "FORTIGATE_CA_PATH": labview.state["ca_path"], "FORTIGATE_TLS_SERVER_NAME": info["serial"]}
     extra = {"access_mode": "active", "access_user": "bob", "access_ip": "192.0.2.80", "access_address_group": "kk_users"}
-    rc, out, _ = run_playbook((ROOT / "playbooks" / "grant.yml").read_text(), extra_vars=extra, env=env)
+    rc, out, _results = run_playbook((ROOT / "playbooks" / "grant.yml").read_text(), extra_vars=extra, env=env)
     assert rc == 0, out
     assert stats(out)["changed"] == 1
     assert labview.device("fgt1").admitted("192.0.2.80", srcintf="port1") == 2
     # Idempotent: the same grant again changes nothing.
-    rc, out, _ = run_playbook((ROOT / "playbooks" / "grant.yml").read_text(), extra_vars=extra, env=env)
+    rc, out, _results = run_playbook((ROOT / "playbooks" / "grant.yml").read_text(), extra_vars=extra, env=env)
     assert rc == 0, out
     assert stats(out)["changed"] == 0, out
-    rc, out, _ = run_playbook((ROOT / "playbooks" / "revoke.yml").read_text(), extra_vars=extra, env=env)
+    rc, out, _results = run_playbook((ROOT / "playbooks" / "revoke.yml").read_text(), extra_vars=extra, env=env)
     assert rc == 0, out
     assert labview.device("fgt1").admitted("192.0.2.80", srcintf="port1") == 0
     assert info["tokens"]["kk-active"] not in out

@@ -101,7 +101,7 @@ def test_an_empty_allowlist_is_refused_unless_allowed(labview, run_playbook):
     assert "reconcile_allow_empty" in results["knocknoc.fortinet.reconcile : Refuse to empty every device by accident"]["msg"]
     assert labview.writes("fgt1") == writes
     assert fgt1.admitted(ALICE, srcintf="port2") == 1
-    rc, out, _ = run_playbook(PLAYBOOK, extra_vars=dict(extra, reconcile_allow_empty=True))
+    rc, out, _results = run_playbook(PLAYBOOK, extra_vars=dict(extra, reconcile_allow_empty=True))
     assert rc == 0, out
     assert fgt1.entries("kk_allow") == []
     assert fgt1.admitted(ALICE, srcintf="port2") == 0
@@ -153,7 +153,7 @@ def test_active_mode_is_repaired_from_the_grants(labview, run_playbook):
     assert labview.login_allowed("fmg1", "carol", "192.0.2.99")
     extra = {"knocknoc": knocknoc(labview), "fgt": connection(labview, "fgt1", "kk-active"),
              "fmg": connection(labview, "fmg1", "lab-api")}
-    rc, out, _ = run_playbook(ACTIVE, extra_vars=extra)
+    rc, out, _results = run_playbook(ACTIVE, extra_vars=extra)
     assert rc == 0, out
     members = sorted(m["name"] for m in fgt1.cmdb("firewall/addrgrp", "kk_users")["member"])
     assert members == ["kk_" + ALICE, "srv"]  # the member without the prefix is never touched

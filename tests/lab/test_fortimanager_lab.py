@@ -586,9 +586,9 @@ def test_fortinet_fortimanager_playbook(fm, tmp_path):
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="false",
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_PERSISTENT_CONTROL_PATH_DIR=str(tmp_path / "pc"),
                ANSIBLE_RETRY_FILES_ENABLED="false", ANSIBLE_PERSISTENT_COMMAND_TIMEOUT="60")
-    proc = subprocess.run(check=False, args=[str(Path(python).with_name("ansible-playbook")), "-i", str(tmp_path / "hosts.ini"),
-                           str(tmp_path / "play.yml"), "-e", "@" + str(tmp_path / "vars.json")],
-                          capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=120)
+    args = [str(Path(python).with_name("ansible-playbook")), "-i", str(tmp_path / "hosts.ini"),
+            str(tmp_path / "play.yml"), "-e", "@" + str(tmp_path / "vars.json")]
+    proc = subprocess.run(args, check=False, capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=120)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "changed=3" in proc.stdout, proc.stdout[-3000:]
 
