@@ -239,3 +239,9 @@ def run_playbook(tmp_path):
     def run(playbook_text, **kwargs):
         return _run_playbook(playbook_text, tmp_path, **kwargs)
     return run
+
+
+@pytest.fixture
+def labview_class():
+    """LabView itself, for a test that starts a lab of its own (another fleet, another firmware)."""
+    return LabView

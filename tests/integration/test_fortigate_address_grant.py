@@ -310,14 +310,12 @@ def test_empty_group_allowed_on_7_2_0(labview, run_module):
     assert fgt3.admitted("198.51.100.7") == 0
 
 
-def test_last_member_before_7_2(tmp_path, run_module):
-    from conftest import LabView
-
+def test_last_member_before_7_2(tmp_path, run_module, labview_class):
     topology = {"fortigate": [{"name": "old", "serial": "FGVM01TM24000009", "version": "7.0.12",
                                "vdoms": ["root"]}]}
     lab = Lab(tmp_path / "lab", topology=topology).start()
     try:
-        view = LabView(lab)
+        view = labview_class(lab)
         old = view.device("old")
         ok(old.post(CMDB + "firewall/address", json={"name": "kk_198.51.100.7", "subnet": "198.51.100.7/32",
                                                      "comment": "knocknoc:alice"}))
