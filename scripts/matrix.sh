@@ -28,7 +28,7 @@ fi
 stamp="$venv/.stamp"
 want="$package $(sha256sum requirements/dev.txt | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  "$venv/bin/python" -m pip install -q "$package" requests jmespath trustme pytest pytest-xdist
+  "$venv/bin/python" -m pip install -q "$package" requests jmespath trustme pytest pytest-xdist ansible-runner
   "$venv/bin/python" -m pip install -q -e ./lab
   echo "$want" > "$stamp"
 fi

@@ -181,9 +181,13 @@ def _module_result(name, args, check=False, diff=False):
             pass
     text = out.getvalue()
     try:
-        return json.loads(text)
+        result = json.loads(text)
     except ValueError:
         raise AssertionError("module printed no JSON: %r" % text[:2000])
+    # ansible-core before 2.20 echoes the arguments in every result; tests look at what the module
+    # says, the same on every core. A secret in the echo is checked separately (see test_secrets).
+    result.pop("invocation", None)
+    return result
 
 
 @pytest.fixture

@@ -64,6 +64,25 @@ def check_requirements(module):
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
 
 
+def hide_url_credentials(module, *options):
+    """Add the password of any ``user:password@`` URL among ``options`` (default: every option) to
+    the module's no_log values.
+
+    Modules refuse such URLs, but Ansible echoes the options back (``invocation``) with the refusal;
+    this makes it mask the password there and everywhere else.
+    """
+    for option in options or list(module.params):
+        value = module.params.get(option)
+        if not isinstance(value, str) or "://" not in value or "@" not in value:
+            continue
+        try:
+            password = urlsplit(value.strip()).password
+        except ValueError:
+            continue
+        if password:
+            module.no_log_values.add(password)
+
+
 def tls_argspec(env_prefix, runtime_env=False):
     """Shared connection options (TLS, timeout, retries) of every API.
 

@@ -229,7 +229,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate impor
     FortiGateClient,
     fortigate_argspec,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import (
     address_object_entry,
     canonical_entry,
@@ -746,6 +746,7 @@ def main():
     module = AnsibleModule(argument_spec, supports_check_mode=True,
                            required_one_of=[("address_group", "address_group6")])
     check_requirements(module)
+    hide_url_credentials(module)
     items = []
     try:
         items = validate(module.params)

@@ -290,7 +290,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
     group_target,
     resolve_fortinet_params,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import canonical_entry, plan_members
 
 NAME_MAX = 35  # reference B4: external-resource name
@@ -811,6 +811,7 @@ def main():
         supports_check_mode=True,
     )
     check_requirements(module)
+    hide_url_credentials(module)
     p = module.params
     wanted = validate(module)
     name, state, exclusive = p["name"], p["state"], p["exclusive"]

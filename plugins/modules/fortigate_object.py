@@ -222,7 +222,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate impor
     FortiGateClient,
     fortigate_argspec,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import diff_fields
 
 # CMDB tables keyed by a number (reference B5: firewall/policy is keyed by `policyid`; the other
@@ -430,6 +430,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     check_requirements(module)
+    hide_url_credentials(module)
     path, policy = validate(module)
     try:
         result = run(module, path, policy)

@@ -116,7 +116,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient, fortigate_argspec
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 
 
 def _address(module, option):
@@ -139,6 +139,7 @@ def main():
         supports_check_mode=True,
     )
     check_requirements(module)
+    hide_url_credentials(module)
     source = _address(module, "source")
     destination = _address(module, "destination")
     if ipaddress.ip_address(source).version != ipaddress.ip_address(destination).version:

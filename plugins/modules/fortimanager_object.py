@@ -227,7 +227,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
     FortiManagerClient,
     fortimanager_argspec,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import diff_fields
 
 ADOM_RE = re.compile(r"^/(?:pm/config|dvmdb)/adom/([^/]+)/")
@@ -481,6 +481,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     check_requirements(module)
+    hide_url_credentials(module)
     path, key, policy = validate(module)
     try:
         result = run(module, path, key, policy)

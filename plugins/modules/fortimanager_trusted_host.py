@@ -166,7 +166,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
     FortiManagerClient,
     fortimanager_argspec,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import canonical_entry, device_network
 
 # Knocknoc writes only the 10th slot; slot 1 is the break-glass entry (knocknoc.md 6.4).
@@ -383,6 +383,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("state", "present", ["address"])])
     check_requirements(module)
+    hide_url_credentials(module)
     address = validate(module)
     try:
         result = run(module, address)

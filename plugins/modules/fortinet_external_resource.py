@@ -313,7 +313,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
     group_target,
     resolve_fortinet_params,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import diff_fields
 
 TABLE = "system/external-resource"
@@ -728,6 +728,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     check_requirements(module)
+    hide_url_credentials(module)
     params = module.params
     try:
         validate(params)

@@ -301,7 +301,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
     fortinet_argspec,
     resolve_fortinet_params,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, resolve_tls_params
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials, resolve_tls_params
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import KnocknocClient
 
 ALLOW_ALL_V4 = ("0.0.0.0", "0.0.0.0")
@@ -1165,6 +1165,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     check_requirements(module)
+    hide_url_credentials(module)
     validate(module, module.params)
     report = Report()
     try:

@@ -104,7 +104,7 @@ import ipaddress
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, redact
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, tls_kwargs
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials, tls_kwargs
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import KnocknocClient, knocknoc_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import canonical_entry
 
@@ -127,6 +127,7 @@ def main():
     )
     module = AnsibleModule(argument_spec, supports_check_mode=True)
     check_requirements(module)
+    hide_url_credentials(module)
     p = module.params
     try:
         # The URL is the allowlist itself; the client refuses plain HTTP and user:password@.

@@ -325,7 +325,7 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, redact
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import KnocknocClient, knocknoc_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import diff_fields
 
@@ -621,6 +621,7 @@ def main():
     )
     module = AnsibleModule(argument_spec, supports_check_mode=True, required_if=[("state", "present", ["mode"])])
     check_requirements(module)
+    hide_url_credentials(module)
     p = module.params
     secrets = [p["token"], p["authorization_token"], p["allowlist_api_key"]]
     warnings = []
