@@ -34,7 +34,7 @@ demo: venv
 
 # The whole suite. The ecosystem gates run first; the main pytest run comes last so that its
 # summary closes the output.
-test: venv sanity lint docs galaxy matrix pytest
+test: venv sanity lint docs galaxy matrix molecule pytest
 
 pytest: venv
 	$(PY) -m pytest -q -n 2 --dist loadfile
@@ -43,7 +43,7 @@ sanity: venv
 	./scripts/sanity.sh
 
 lint: venv
-	$(VENV)/bin/ansible-lint --profile production roles playbooks
+	$(VENV)/bin/ansible-lint --profile production roles playbooks extensions
 
 docs: venv
 	./scripts/docs-check.sh
