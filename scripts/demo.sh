@@ -2,18 +2,9 @@
 # `make demo`: start the lab, run playbooks/demo.yml against it, show what changed, stop the lab.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-lab_dir=${LAB_DIR:-$PWD/.lab}
-mkdir -p "$lab_dir"
-rm -f "$lab_dir/lab.json"
-# Clock at 60x: a FortiGate feed with the minimum refresh (1 minute) polls every second.
-.venv/bin/python -m kklab --dir "$lab_dir" --speed 60 >"$lab_dir/lab.out" 2>"$lab_dir/lab.err" &
-lab_pid=$!
-trap 'kill "$lab_pid" 2>/dev/null; wait "$lab_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  [ -s "$lab_dir/lab.json" ] && break
-  kill -0 "$lab_pid" 2>/dev/null || { cat "$lab_dir/lab.err" >&2; exit 1; }
-  sleep 0.1
-done
+# shellcheck source=scripts/lab-up.sh
+. scripts/lab-up.sh
+start_lab "${LAB_DIR:-$PWD/.lab}"
 echo "lab up: $lab_dir/lab.json"
 cat "$lab_dir/lab.err"
 ANSIBLE_DISPLAY_SKIPPED_HOSTS=false .venv/bin/ansible-playbook "${DEMO_PLAYBOOK:-playbooks/demo.yml}" -e "lab_file=$lab_dir/lab.json" "$@"

@@ -7,16 +7,9 @@ root=$PWD
 # The collection as Ansible finds it (what `make venv` links), so the scenarios use this work tree.
 mkdir -p .cache/collections/ansible_collections/knocknoc
 ln -sfn ../../../.. .cache/collections/ansible_collections/knocknoc/fortinet
-lab_dir=$(mktemp -d)
-.venv/bin/python -m kklab --dir "$lab_dir" --speed 60 >"$lab_dir/lab.out" 2>"$lab_dir/lab.err" &
-lab_pid=$!
-trap 'kill "$lab_pid" 2>/dev/null; wait "$lab_pid" 2>/dev/null || true; rm -rf "$lab_dir"' EXIT
-for _ in $(seq 1 100); do
-  [ -s "$lab_dir/lab.json" ] && break
-  kill -0 "$lab_pid" 2>/dev/null || { cat "$lab_dir/lab.err" >&2; exit 1; }
-  sleep 0.1
-done
-[ -s "$lab_dir/lab.json" ] || { echo "the lab did not start within 10 s" >&2; cat "$lab_dir/lab.err" >&2; exit 1; }
+# shellcheck source=scripts/lab-up.sh
+. scripts/lab-up.sh
+start_lab "$(mktemp -d)"
 export KKLAB_FILE="$lab_dir/lab.json"
 export PATH="$root/.venv/bin:$PATH"
 export ANSIBLE_PYTHON_INTERPRETER="$root/.venv/bin/python"
