@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts that need a lab in the background: `start_lab DIR`, then the lab runs
 # (clock at 60x: a feed with the minimum refresh, 1 minute, polls every second) until the script exits.
 start_lab() {

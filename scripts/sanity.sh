@@ -11,10 +11,10 @@ trap 'rm -rf "$work"' EXIT
 dest=$(scripts/stage-collection.sh "$work")
 # ansible-test bootstraps pip in its virtual environments with a script from a host we cannot
 # reach; hand it a stand-in built on ensurepip (see scripts/get_pip_shim.py).
-pip_version=$(sed -n 's/^pip==\(.*\)$/\1/p' "$($root/.venv/bin/python -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_data/requirements/ansible-test.txt" 2>/dev/null || true)
+pip_version=$(sed -n 's/^pip==\(.*\)$/\1/p' "$("$root"/.venv/bin/python -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_data/requirements/ansible-test.txt" 2>/dev/null || true)
 for v in ${pip_version:-} 25.2 25.1 24.3; do
   mkdir -p ~/.ansible/test/cache
-  cp "$root/scripts/get_pip_shim.py" ~/.ansible/test/cache/get_pip_${v//./_}.py
+  cp "$root/scripts/get_pip_shim.py" ~/.ansible/test/cache/get_pip_"${v//./_}".py
 done
 cd "$dest"
 "$root/.venv/bin/ansible-test" sanity --venv --requirements --python "$py_version" --color no "$@" 2>&1 \
