@@ -12,12 +12,13 @@ export ANSIBLE_PYTHON_INTERPRETER := $(CURDIR)/$(VENV)/bin/python
 export PYTHONPATH := $(COLLECTIONS):$(CURDIR)/lab
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv lab demo test pytest test-unit test-lab test-integration sanity lint docs galaxy matrix molecule clean
+.PHONY: help venv lab demo bench test pytest test-unit test-lab test-integration sanity lint docs galaxy matrix molecule clean
 
 help:
 	@echo "make demo   - set up, start the lab, run the demo playbook against it, show the effect, stop"
 	@echo "make test   - the whole suite (unit, lab, integration)"
 	@echo "make lab    - run the lab in the foreground (writes .lab/lab.json)"
+	@echo "make bench  - benchmarks: latency and request counts per mode"
 
 $(COLLECTIONS)/ansible_collections/knocknoc/fortinet:
 	@mkdir -p $(COLLECTIONS)/ansible_collections/knocknoc
@@ -31,6 +32,10 @@ lab: venv
 
 demo: venv
 	@./scripts/demo.sh
+
+# Latency and request counts per mode, against fortinet.fortios too (a report, no thresholds).
+bench: venv
+	$(PY) benchmarks/run.py
 
 # The whole suite. The ecosystem gates run first; the main pytest run comes last so that its
 # summary closes the output.
