@@ -477,6 +477,22 @@ class Result(object):
 
 
 # -- FortiGate, directly ----------------------------------------------------------------------------
+def write_body(params, desired, current, result):
+    """What to send: every field on create, the differing ones on update, and the password when
+    update_password says so (FortiOS never returns it to compare). Sets result.changed_fields."""
+    result.password_sent = send_password(params, current)
+    if current is None:
+        body = dict(desired, name=params["name"])
+        result.changed_fields = sorted(body)
+    else:
+        result.changed_fields = diff_fields(desired, current)
+        body = dict((k, desired[k]) for k in result.changed_fields)
+    if result.password_sent:
+        body["password"] = params["password"]
+        result.changed_fields = sorted(set(result.changed_fields) | {"password"})
+    return body
+
+
 def run_fortigate(module, client, params, result):
     name = params["name"]
     current = client.get_entry(TABLE, name)
@@ -501,16 +517,7 @@ def run_fortigate(module, client, params, result):
                 raise InvalidOption("%s=%s needs %s; the FortiGate runs FortiOS %s" % (
                     OPTION_OF[field], desired[field], NEEDS[field], version))
             del desired[field]
-    result.password_sent = send_password(params, current)
-    if current is None:
-        body = dict(desired, name=name)
-        result.changed_fields = sorted(body)
-    else:
-        result.changed_fields = diff_fields(desired, current)
-        body = dict((k, desired[k]) for k in result.changed_fields)
-    if result.password_sent:
-        body["password"] = params["password"]
-        result.changed_fields = sorted(set(result.changed_fields) | {"password"})
+    body = write_body(params, desired, current, result)
     result.changed = current is None or bool(body)
     if not result.changed:
         result.after = current
@@ -645,18 +652,7 @@ def run_fortimanager(module, client, params, resolved, result):
         if current is not None:
             result.changed_fields = ["name"]
     else:
-        result.password_sent = send_password(params, current)
-        if current is None:
-            body = dict(desired, name=name)
-            result.changed_fields = sorted(body)
-        else:
-            result.changed_fields = diff_fields(desired, current)
-            body = dict((k, desired[k]) for k in result.changed_fields)
-        if result.password_sent:
-            body["password"] = params["password"]
-            result.changed_fields = sorted(set(result.changed_fields) | {"password"})
-        if not body and current is not None:
-            body = None
+        body = write_body(params, desired, current, result) or None
     object_changes = bool(result.changed_fields)
 
     # Everything the install needs is read before the first write, so that bad targets fail early.
