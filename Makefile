@@ -42,7 +42,7 @@ bench: venv
 test: venv sanity lint docs galaxy matrix molecule pytest
 
 pytest: venv
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile $(ARGS)
 
 sanity: venv
 	./scripts/sanity.sh
