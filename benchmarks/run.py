@@ -20,9 +20,7 @@ The lab runs in this process (HTTPS servers on 127.0.0.1 threads); progress goes
 """
 
 import argparse
-import contextlib
 import importlib
-import io
 import json
 import os
 import platform
@@ -149,25 +147,13 @@ def counters(lab, names):
 
 # -- running a module the way Ansible does, in-process ---------------------------------------------
 def run_module(name, args, check=False):
-    """main() of a collection module with patched arguments; returns its JSON result (as tests/conftest.py)."""
-    from ansible.module_utils.common import warnings as module_warnings
-    from ansible.module_utils.testing import patch_module_args
+    """main() of a collection module with patched arguments (the tests' runner); its JSON result."""
+    from harness.modules import module_result
 
-    # A real module runs in a fresh process: drop warnings left over by the previous run.
-    module_warnings._global_warnings.clear()
-    module_warnings._global_deprecations.clear()
-    module = importlib.import_module("ansible_collections.knocknoc.fortinet.plugins.modules." + name)
-    params = dict(args, _ansible_check_mode=check, _ansible_diff=False)
-    out = io.StringIO()
-    with patch_module_args(params), contextlib.redirect_stdout(out):
-        try:
-            module.main()
-        except SystemExit:
-            pass
     try:
-        result = json.loads(out.getvalue())
-    except ValueError:
-        raise RuntimeError("%s printed no JSON: %r" % (name, out.getvalue()[:2000]))
+        result = module_result(name, args, check=check)
+    except AssertionError as exc:
+        raise RuntimeError(str(exc))
     if result.get("failed"):
         raise RuntimeError("%s failed: %s" % (name, result.get("msg")))
     return result
@@ -642,6 +628,7 @@ def main(argv=None):
     if not (COLLECTIONS / "ansible_collections" / "knocknoc" / "fortinet" / "galaxy.yml").exists():
         parser.error("the collection is not linked under %s: run `make venv` first" % COLLECTIONS)
     sys.path.insert(0, str(ROOT / "lab"))
+    sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(COLLECTIONS))
     from ansible.release import __version__ as ansible_core_version
     from kklab.lab import Lab

@@ -16,7 +16,9 @@ from requests.adapters import HTTPAdapter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lab"))
+sys.path.insert(0, str(ROOT / "tests"))
 
+from harness.modules import module_result  # noqa: E402
 from kklab.lab import Lab  # noqa: E402
 
 
@@ -114,6 +116,20 @@ class LabView:
     def info(self, name):
         return self.state["devices"][name]
 
+    def connection(self, name, token=None, **extra):
+        """A module's connection options for device ``name``: its URL, the token named ``token``
+        (a key of the device's ``tokens``, else taken as the token itself; default: the admin
+        token), the lab CA and the name in the device's certificate; ``extra`` is added as is."""
+        info = self.info(name)
+        tokens = info.get("tokens") or {}
+        args = {"url": info["url"], "token": tokens.get(token, token) if token else info["admin_token"],
+                "ca_path": self.state["ca_path"]}
+        server_name = info.get("tls_server_name") or info.get("serial")
+        if server_name and info.get("kind") != "knocknoc":
+            args["tls_server_name"] = server_name
+        args.update(extra)
+        return args
+
     def control(self, method, path, body=None):
         reply = requests.request(method, self.control_url + path, json=body, timeout=30)
         reply.raise_for_status()
@@ -160,30 +176,7 @@ def dump(obj):
 
 def _module_result(name, args, check=False, diff=False):
     """Run a collection module's main() in-process, the way Ansible would, and return its JSON."""
-    import contextlib
-    import importlib
-    import io
-
-    from ansible.module_utils.common import warnings as module_warnings
-    from ansible.module_utils.testing import patch_module_args
-
-    # A real module runs in a fresh process: drop warnings left over by earlier in-process runs.
-    module_warnings._global_warnings.clear()
-    module_warnings._global_deprecations.clear()
-    module = importlib.import_module("ansible_collections.knocknoc.fortinet.plugins.modules." + name)
-    params = dict(args)
-    params.update(_ansible_check_mode=check, _ansible_diff=diff)
-    out = io.StringIO()
-    with patch_module_args(params), contextlib.redirect_stdout(out):
-        try:
-            module.main()
-        except SystemExit:
-            pass
-    text = out.getvalue()
-    try:
-        result = json.loads(text)
-    except ValueError:
-        raise AssertionError("module printed no JSON: %r" % text[:2000])
+    result = module_result(name, args, check=check, diff=diff)
     # ansible-core before 2.20 echoes the arguments in every result; tests look at what the module
     # says, the same on every core. A secret in the echo is checked separately (see test_secrets).
     result.pop("invocation", None)

@@ -1,5 +1,6 @@
 """The FortiManager emulator, seen as a JSON-RPC client (and fortinet.fortimanager) would see it."""
 
+import ipaddress
 import json
 import os
 import ssl
@@ -596,5 +597,6 @@ def test_fortinet_fortimanager_playbook(fm, tmp_path):
     assert fm.rpc("get", "/cli/global/system/admin/user/dave")["data"]["profileid"] == "Restricted_User"
     addr = fm.fgt("fgt1", "/api/v2/cmdb/firewall/address/kk_198.51.100.7?vdom=root")
     assert addr.status_code == 200
-    assert addr.json()["results"][0]["subnet"].split()[0] == "198.51.100.7" or \
-        addr.json()["results"][0]["subnet"].startswith("198.51.100.7")
+    # FortiOS reads a subnet back as "a.b.c.d m.m.m.m"; compare networks, not string prefixes.
+    subnet = addr.json()["results"][0]["subnet"]
+    assert ipaddress.ip_network(subnet.replace(" ", "/")) == ipaddress.ip_network("198.51.100.7/32"), subnet
