@@ -8,12 +8,16 @@
   string, so sets from the user, FortiOS, FortiManager and Knocknoc compare equal.
 - :func:`plan_members` is the set arithmetic of a membership (what to add, what to remove).
 - :func:`diff_fields` compares only the object fields the user set.
+- :func:`plan_object` plans the CRUD of one device object (create / update of the changed keys /
+  delete / nothing) and renders it for the result and the diff with secrets replaced by
+  :data:`HIDDEN`.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Values FortiOS returns in place of a secret (reference A10); never compared.
 _MASKED_PREFIX = "ENC "
@@ -192,8 +196,15 @@ def _ip_key(value):
     return ("ip", str(_to_network(value)))
 
 
-def _masked(value):
+def is_masked(value):
+    """Whether a device value is a masked secret: FortiOS' ``ENC ...``, or FortiManager's
+    one-element list ``["ENC ..."]``."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
     return isinstance(value, str) and value.startswith(_MASKED_PREFIX)
+
+
+_masked = is_masked
 
 
 def _same(desired, current):
@@ -251,3 +262,141 @@ def diff_fields(desired, current, ignore=()):
         if not _same(value, current.get(key)):
             changed.append(key)
     return sorted(changed)
+
+
+# -- object CRUD --------------------------------------------------------------------------------
+# The one placeholder for a hidden (secret) value in results and diffs. A secret that this run
+# sends is marked as such in the diff's "after" (HIDDEN_UPDATED): the device never returns a secret,
+# so without the mark a diff would show a change of nothing.
+HIDDEN = "<hidden>"
+HIDDEN_UPDATED = "<hidden (updated)>"
+
+CREATE, UPDATE, DELETE, NONE = "create", "update", "delete", "none"
+UPDATE_SECRETS = ("on_create", "when_unset", "always")
+
+
+def _strip(value):
+    """A deep copy without FortiOS' bookkeeping keys (noise in results and diffs)."""
+    if isinstance(value, dict):
+        return dict((k, _strip(v)) for k, v in value.items() if k not in _BOOKKEEPING)
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return copy.deepcopy(value)
+
+
+def _empty(value):
+    return value is None or value == "" or value == [] or value == {}
+
+
+@dataclass(frozen=True)
+class ObjectPlan:
+    """What to do with one object; see :func:`plan_object`.
+
+    ``body`` is what to send (it holds secret values: never return or log it; it is left out of
+    ``repr``). ``None`` for ``delete`` and ``none``.
+    """
+
+    action: str
+    body: dict = field(default=None, repr=False)
+    changed_fields: tuple = ()
+    hidden: frozenset = frozenset()
+    secrets_sent: frozenset = frozenset()
+    diff_keys: tuple = ()
+    masked_desired: tuple = ()
+
+    @property
+    def changed(self):
+        return self.action != NONE
+
+    def hide(self, obj):
+        """A copy of a device object for the result: hidden fields (secrets, values the device masks)
+        replaced by :data:`HIDDEN` unless empty, bookkeeping keys dropped. None stays None."""
+        if not isinstance(obj, dict):
+            return None
+        return dict((k, HIDDEN if k in self.hidden and not _empty(v) else _strip(v))
+                    for k, v in obj.items() if k not in _BOOKKEEPING)
+
+    def predict(self, current):
+        """The object as the device would hold it after the write (check mode): ``current`` with
+        ``body`` applied, secrets as :data:`HIDDEN`; None after a delete."""
+        if self.action == DELETE:
+            return None
+        after = _strip(current) if isinstance(current, dict) else {}
+        if self.body:
+            after.update((k, HIDDEN if k in self.hidden else _strip(v)) for k, v in self.body.items())
+        return self.hide(after) if after or current is not None else None
+
+    def view(self, obj, updated=False):
+        """The ``diff_keys`` of ``obj`` (those it has), hidden values replaced; with ``updated``, the
+        secrets this plan sends show as :data:`HIDDEN_UPDATED`."""
+        out = {}
+        for key in self.diff_keys:
+            if updated and key in self.secrets_sent:
+                out[key] = HIDDEN_UPDATED
+            elif isinstance(obj, dict) and key in obj:
+                value = obj[key]
+                out[key] = HIDDEN if key in self.hidden and not _empty(value) else _strip(value)
+        return out
+
+    def diff(self, before, after):
+        """Ansible's ``diff`` for this plan: both views when something changes, else empty."""
+        if not self.changed:
+            return {"before": {}, "after": {}}
+        return {"before": self.view(before), "after": self.view(after, updated=True)}
+
+
+def plan_object(current, desired, state="present", identity=None, create_only=None, secrets=None,
+                update_secrets="on_create", diff_keys=None, hide=()):
+    """Plan the CRUD of one object (pure: the caller reads ``current`` and sends ``plan.body``).
+
+    :param current: the object as the device has it, or None when it does not exist.
+    :param desired: the fields the user manages; ``None`` values mean "not set". Compared with
+        :func:`diff_fields`; an update sends only the keys that differ.
+    :param state: ``present`` (create or update) or ``absent`` (delete when it exists).
+    :param identity: key fields (``{"name": ...}``) sent on creation; not counted as changes.
+    :param create_only: fields sent only on creation, never compared.
+    :param secrets: secret fields, never compared nor shown. Sent on creation, and on an update
+        according to ``update_secrets``: ``on_create`` (never), ``when_unset`` (when the device's
+        value of that field is empty), ``always`` (every run, so always a change).
+    :param diff_keys: the keys the diff shows; default: desired, identity and secret keys.
+    :param hide: more keys whose values are never shown (on top of ``secrets`` and the fields the
+        device reads back masked, ``ENC ...``).
+    """
+    if state not in ("present", "absent"):
+        raise ValueError("state must be 'present' or 'absent', got %s" % _describe(state))
+    if update_secrets not in UPDATE_SECRETS:
+        raise ValueError("update_secrets must be one of %s, got %s" % (
+            ", ".join(UPDATE_SECRETS), _describe(update_secrets)))
+    desired = dict((k, v) for k, v in (desired or {}).items() if v is not None)
+    identity = dict(identity or {})
+    secrets = dict(secrets or {})
+    if current is not None and not isinstance(current, dict):
+        raise ValueError("current must be a dict or None")
+    hidden = frozenset(secrets) | frozenset(hide) | frozenset(
+        k for k, v in (current or {}).items() if is_masked(v))
+    if diff_keys is None:
+        diff_keys = sorted(set(desired) | set(identity) | set(secrets))
+    common = dict(hidden=hidden, diff_keys=tuple(diff_keys),
+                  masked_desired=tuple(sorted(k for k in desired if k in hidden)))
+
+    if state == "absent":
+        return ObjectPlan(action=NONE if current is None else DELETE, **common)
+    if current is None:
+        body = dict((k, v) for k, v in (create_only or {}).items() if v is not None)
+        body.update(desired)
+        body.update(secrets)
+        body.update(identity)
+        return ObjectPlan(action=CREATE, body=body, changed_fields=tuple(sorted(set(body) - set(identity))),
+                          secrets_sent=frozenset(secrets), **common)
+    changes = diff_fields(desired, current, ignore=identity)
+    if update_secrets == "always":
+        sent = frozenset(secrets)
+    elif update_secrets == "when_unset":
+        sent = frozenset(k for k in secrets if _empty(current.get(k)))
+    else:
+        sent = frozenset()
+    body = dict((k, desired[k]) for k in changes)
+    body.update((k, secrets[k]) for k in sent)
+    if not body:
+        return ObjectPlan(action=NONE, **common)
+    return ObjectPlan(action=UPDATE, body=body, changed_fields=tuple(sorted(body)), secrets_sent=sent, **common)
