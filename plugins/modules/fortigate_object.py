@@ -212,7 +212,6 @@ diff:
   sample: {"before": {"name": "kk_users", "comment": ""}, "after": {"name": "kk_users", "comment": "Knocknoc"}}
 """
 
-import copy
 import re
 
 from ansible.module_utils.basic import AnsibleModule
@@ -223,7 +222,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate impor
     fortigate_argspec,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import diff_fields
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import CREATE, DELETE, NONE, plan_object
 
 # CMDB tables keyed by a number (reference B5: firewall/policy is keyed by `policyid`; the other
 # policy tables share the key name).
@@ -232,17 +231,6 @@ POLICY_TABLES = frozenset(("firewall/policy", "firewall/policy6", "firewall/prox
 # Empty address groups exist only from FortiOS 7.2.0 (reference B3).
 GROUP_TABLES = frozenset(("firewall/addrgrp", "firewall/addrgrp6"))
 PATH_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-MASK = "ENC XXXX"  # how FortiOS reads back a password-type field (reference A10)
-HIDDEN = "********"
-
-
-def _strip(value):
-    """A copy without FortiOS' bookkeeping key ``q_origin_key`` (noise in diffs)."""
-    if isinstance(value, dict):
-        return dict((k, _strip(v)) for k, v in value.items() if k != "q_origin_key")
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return copy.deepcopy(value)
 
 
 def _shorthand(data):
@@ -254,10 +242,6 @@ def _shorthand(data):
             value = [{"name": v} for v in value]
         out[key] = value
     return out
-
-
-def _masked(value):
-    return isinstance(value, str) and value.startswith("ENC ")
 
 
 def validate(module):
@@ -313,106 +297,78 @@ def find(client, path, policy, params, vdom):
     return mkey, client.get_entry(path, mkey, vdom=vdom)
 
 
-def view(obj, keys, hidden):
-    if obj is None:
-        return {}
-    return dict((k, HIDDEN if k in hidden else _strip(obj.get(k))) for k in keys if k in obj)
+def refuse_empty_group(client, path, body, name):
+    if path in GROUP_TABLES and not body.get("member") and not client.version_at_least("7.2.0"):
+        raise KnocknocError(
+            None, "FortiOS %s cannot hold an empty address group %s (empty groups came with 7.2.0)" % (
+                client.system_status()["version"], name),
+            description="Invalid option",
+            hint="Give a placeholder member such as none in create_data.member (or members in data.member).")
+
+
+def generate_key(client, mkey, vdom):
+    envelope = client.monitor_post("system/api-user/generate-key", {"api-user": mkey}, vdom=vdom)
+    results = envelope.get("results") if isinstance(envelope.get("results"), dict) else {}
+    # reference B6: the new key is at results.access_token [S]
+    key = results.get("access_token")
+    if not key:
+        raise KnocknocError(202150, cause="generate-key for %s returned no access_token" % mkey)
+    client.add_secret(key)
+    return key
 
 
 def run(module, path, policy):
     p = module.params
     vdom = p["vdom"]
-    key_field = "policyid" if policy else "name"
     desired = _shorthand(p["data"])
     if policy and p["name"]:
         desired["name"] = p["name"]
-    create_only = _shorthand(p["create_data"])
     secrets = dict(p["secret_data"] or {})
-    result = {"changed": False, "created": False, "changed_fields": [], "mkey": None, "object": None}
 
     client = FortiGateClient.from_params(p)
     for value in secrets.values():
         client.add_secret(value if isinstance(value, str) else None)
     mkey, current = find(client, path, policy, p, vdom)
-    # Fields the device masks are secrets whatever the user called them: keep them out of outputs.
-    hidden = set(secrets) | set(k for k, v in (current or {}).items() if _masked(v))
-    for key in sorted(k for k in desired if k in hidden):
+    # 0: FortiOS picks the next policy number (reference A2).
+    identity = {"policyid": p["policyid"] or 0} if policy else {"name": p["name"]}
+    plan = plan_object(current, desired, p["state"], identity=identity, create_only=_shorthand(p["create_data"]),
+                       secrets=secrets, update_secrets=p["update_secrets"])
+    for key in plan.masked_desired:
         module.warn("data.%s is a secret on the FortiGate (it reads back masked): pass it in secret_data so that"
                     " it stays out of logs" % key)
-    shown = sorted(set(desired) | {key_field})
 
-    if p["state"] == "absent":
-        if current is not None:
-            result.update(changed=True, mkey=mkey)
-            if not module.check_mode:
-                client.delete(path, mkey, vdom=vdom)
-        result["diff"] = {"before": view(current, shown, hidden), "after": {}}
-        return result
-
-    if current is None:
-        body = dict(create_only)
-        body.update(desired)
-        body.update(secrets)
-        if policy:
-            body["policyid"] = p["policyid"] or 0  # 0: FortiOS picks the next number (reference A2)
-        else:
-            body["name"] = p["name"]
-        if path in GROUP_TABLES and not body.get("member") and not client.version_at_least("7.2.0"):
-            raise KnocknocError(
-                None, "FortiOS %s cannot hold an empty address group %s (empty groups came with 7.2.0)" % (
-                    client.system_status()["version"], p["name"]),
-                description="Invalid option",
-                hint="Give a placeholder member such as none in create_data.member (or members in data.member).")
-        result.update(changed=True, created=True, changed_fields=sorted(set(body) - {key_field}))
+    after = current
+    if plan.action == DELETE:
+        if not module.check_mode:
+            client.delete(path, mkey, vdom=vdom)
+        after = None
+    elif plan.action == CREATE:
+        refuse_empty_group(client, path, plan.body, p["name"])
         if module.check_mode:
-            predicted = dict((k, MASK if k in secrets else _strip(v)) for k, v in body.items())
+            after = plan.predict(None)
             if policy and not p["policyid"]:
-                predicted.pop("policyid")
-            after = predicted
+                after.pop("policyid")  # not known before FortiOS picks it
         else:
-            envelope = client.create(path, body, vdom=vdom)
-            mkey = envelope.get("mkey", mkey if mkey is not None else body.get(key_field))
+            envelope = client.create(path, plan.body, vdom=vdom)
+            mkey = envelope.get("mkey", mkey if mkey is not None else plan.body.get(next(iter(identity))))
             if policy and mkey is not None:
                 mkey = int(mkey)
             after = client.get_entry(path, mkey, vdom=vdom)
-    else:
-        changes = diff_fields(desired, current)
-        written = list(changes)
-        if p["update_secrets"] == "always":
-            written.extend(sorted(secrets))
-        result["changed_fields"] = sorted(written)
-        after = current
-        if written:
-            result["changed"] = True
-            body = dict((k, desired[k]) for k in changes)
-            if p["update_secrets"] == "always":
-                body.update(secrets)
-            if module.check_mode:
-                after = dict(current)
-                after.update(dict((k, MASK if k in secrets else _strip(v)) for k, v in body.items()))
-            else:
-                client.update(path, mkey, body, vdom=vdom)
-                after = client.get_entry(path, mkey, vdom=vdom)
+    elif plan.action != NONE:
+        if module.check_mode:
+            after = plan.predict(current)
+        else:
+            client.update(path, mkey, plan.body, vdom=vdom)
+            after = client.get_entry(path, mkey, vdom=vdom)
 
-    result["mkey"] = mkey
-    result["object"] = _strip(after) if after is not None else None
-    if result["changed"]:
-        result["diff"] = {"before": view(current, shown, hidden), "after": view(after, shown, hidden)}
-    else:
-        result["diff"] = {"before": {}, "after": {}}
-
+    result = {"changed": plan.changed, "created": plan.action == CREATE, "changed_fields": list(plan.changed_fields),
+              "mkey": mkey if current is not None or plan.action == CREATE else None,
+              "object": plan.hide(after), "diff": plan.diff(current, after)}
     generate = p["generate_key"] == "always" or (p["generate_key"] == "on_create" and result["created"])
     if generate:
         result["changed"] = True
         if not module.check_mode:
-            envelope = client.monitor_post("system/api-user/generate-key", {"api-user": mkey}, vdom=vdom)
-            results = envelope.get("results") if isinstance(envelope.get("results"), dict) else {}
-            # reference B6: the new key is at results.access_token [S]
-            key = results.get("access_token")
-            if not key:
-                raise KnocknocError(202150, cause="generate-key for %s returned no access_token" % mkey)
-            client.add_secret(key)
-            result["api_key"] = key
+            result["api_key"] = generate_key(client, mkey, vdom)
     return result
 
 

@@ -152,11 +152,17 @@ def test_secret_data_is_sent_but_never_shown(labview, run_module):
     created = run_module(MODULE, args, diff=True)
     assert created["changed"] and "password" in created["changed_fields"]
     assert secret not in json.dumps(created)
-    assert created["object"]["password"] == "ENC XXXX"
+    assert created["object"]["password"] == "<hidden>"  # the device's "ENC XXXX" is not shown either
+    assert created["diff"]["after"]["password"] == "<hidden (updated)>"
     again = run_module(MODULE, args, diff=True)
     assert not again["changed"]
     always = run_module(MODULE, dict(args, update_secrets="always"), diff=True)
     assert always["changed"] and always["changed_fields"] == ["password"] and secret not in json.dumps(always)
+    assert always["diff"]["before"]["password"] == "<hidden>" and always["diff"]["after"]["password"] == "<hidden (updated)>"
+    checked = run_module(MODULE, dict(args, update_secrets="always", data=dict(args["data"], **{"refresh-rate": 2})),
+                         check=True, diff=True)
+    assert checked["changed_fields"] == ["password", "refresh-rate"] and checked["object"]["password"] == "<hidden>"
+    assert secret not in json.dumps(checked)
 
 
 def test_empty_group_refused_before_7_2(labview, run_module):
