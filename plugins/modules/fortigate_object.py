@@ -97,7 +97,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff shows the fields named in O(data) (and the key) before and after; secrets are never shown.
+      - The diff shows the fields named in O(data) and O(secret_data) (and the key) before and after; secrets show
+        as V(<hidden>), and as V(<hidden (updated\)>) when this run sends them.
   idempotent:
     support: partial
     details:
@@ -182,7 +183,8 @@ mkey:
 object:
   description:
     - The entry as the FortiGate has it after the task (in check mode, as it would have it); null when absent.
-    - Secrets are masked (C(ENC XXXX)).
+    - Secrets (O(secret_data) and every field the FortiGate reads back masked, such as C(ENC XXXX)) show as
+      V(<hidden>).
   returned: always
   type: dict
   sample: {"name": "kk_users", "member": [], "comment": "Knocknoc Active mode"}
@@ -206,7 +208,9 @@ api_key:
   type: str
   sample: "********"
 diff:
-  description: The fields named in O(data) (and the key) before and after; secrets left out.
+  description:
+    - The fields named in O(data) and O(secret_data) (and the key) before and after; secrets show as V(<hidden>),
+      and as V(<hidden (updated\)>) when this run sends them.
   returned: always
   type: dict
   sample: {"before": {"name": "kk_users", "comment": ""}, "after": {"name": "kk_users", "comment": "Knocknoc"}}
@@ -319,13 +323,13 @@ def generate_key(client, mkey, vdom):
 
 def run(module, path, policy):
     p = module.params
-    vdom = p["vdom"]
     desired = _shorthand(p["data"])
     if policy and p["name"]:
         desired["name"] = p["name"]
     secrets = dict(p["secret_data"] or {})
 
     client = FortiGateClient.from_params(p)
+    vdom = client.vdom  # resolved: vdom, fortigate.vdom, FORTIGATE_VDOM or root
     for value in secrets.values():
         client.add_secret(value if isinstance(value, str) else None)
     mkey, current = find(client, path, policy, p, vdom)
