@@ -296,16 +296,27 @@ install:
 """
 
 import copy
-
-try:
-    from urllib.parse import quote, urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not a target
-    quote = urlsplit = None
+from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient, parse_version
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._external_resource import (
+    DIFF_KEYS,
+    INSTALL_FLAGS,
+    TABLE,
+    InvalidOption,
+    compare_installed,
+    desired_fields,
+    fields_for_version,
+    install_reason,
+    install_summary,
+    overridden_fields,
+    send_password,
+    validate,
+    version_bound_fields,
+)
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import (
     FortiManagerClient,
     device_target,
@@ -316,122 +327,8 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import diff_fields
 
-TABLE = "system/external-resource"
-# Limits of reference B4 (FortiOS CLI reference).
-NAME_MAX = 35
-RESOURCE_MAX = 511
-USERNAME_MAX = 64
-COMMENTS_MAX = 255
-REFRESH_RANGE = (1, 43200)
 HIDDEN = "<hidden>"
 HIDDEN_UPDATED = "<hidden (updated)>"
-DIFF_KEYS = ("name", "type", "status", "update-method", "resource", "username", "password", "refresh-rate",
-             "server-identity-check", "comments")
-FMG_ONLY = ("targets",)
-# FortiManager's install copies every ADOM object with this flag (reference G3), so the resource
-# reaches the FortiGates before a policy uses it.
-INSTALL_FLAGS = ("cp_all_objs",)
-
-
-class InvalidOption(Exception):
-    """Input refused before any API call."""
-
-
-def validate(params):
-    """Check the options; raises :class:`InvalidOption` naming the option."""
-    name = params["name"]
-    if not name:
-        raise InvalidOption("name must not be empty")
-    if len(name) > NAME_MAX:
-        raise InvalidOption("name must be at most %d characters (the FortiOS limit), got %d" % (NAME_MAX, len(name)))
-    if name != name.strip():
-        raise InvalidOption("name must not start or end with whitespace: it must equal the Knoc's External"
-                            " Connector Name exactly")
-    if params["use_fortimanager"] and "/" in name:
-        # unconfirmed in the reference: how FortiManager escapes "/" of an object name in a URL.
-        raise InvalidOption("name must not contain '/' with use_fortimanager=true")
-    if not params["use_fortimanager"]:
-        for option in FMG_ONLY:
-            if params.get(option):
-                raise InvalidOption("%s is only used with use_fortimanager=true" % option)
-    if params["state"] == "present":
-        validate_resource(params)
-    if params["username"] is not None and len(params["username"]) > USERNAME_MAX:
-        raise InvalidOption("username must be at most %d characters" % USERNAME_MAX)
-    if params["password"] is not None and params["password"] == "":
-        raise InvalidOption("password must not be empty (leave it unset to keep the current one)")
-    low, high = REFRESH_RANGE
-    if not low <= params["refresh_rate"] <= high:
-        raise InvalidOption("refresh_rate must be between %d and %d minutes, got %d" % (low, high, params["refresh_rate"]))
-    if params["comments"] is not None and len(params["comments"]) > COMMENTS_MAX:
-        raise InvalidOption("comments must be at most %d characters" % COMMENTS_MAX)
-    if params["lock_timeout"] < 0:
-        raise InvalidOption("lock_timeout must be 0 or more seconds")
-    if not params["package"]:
-        raise InvalidOption("package must not be empty")
-    for target in params.get("targets") or []:
-        if not target or target != target.strip():
-            raise InvalidOption("targets must be device names or serial numbers, got %r" % target)
-
-
-def validate_resource(params):
-    resource = params["resource"]
-    if resource is None:
-        if params["update_method"] == "push":
-            return
-        raise InvalidOption("resource (the allowlist URL) is required with state=present unless update_method=push")
-    if len(resource) > RESOURCE_MAX:
-        raise InvalidOption("resource must be at most %d characters (the FortiOS limit), got %d"
-                            % (RESOURCE_MAX, len(resource)))
-    if any(c.isspace() for c in resource):
-        raise InvalidOption("resource must not contain whitespace")
-    try:
-        parts = urlsplit(resource)
-        if parts.port == 0:  # reading .port raises ValueError for a port that is not a number
-            raise ValueError("port 0")
-    except ValueError as exc:
-        raise InvalidOption("resource is not a valid URL: %s" % exc)
-    if "@" in parts.netloc:
-        # Knocknoc's checklist: credentials use the separate credentials format, not the URL.
-        raise InvalidOption("resource must not contain credentials (user:password@); give them as username and"
-                            " password (HTTP Basic authentication)")
-    if parts.scheme.lower() != "https" or not parts.hostname:
-        raise InvalidOption("resource must be an https:// URL with a host name (the allowlist key would travel in"
-                            " clear text over http)")
-
-
-def desired_fields(params):
-    """The FortiOS fields the user manages (unset options are left alone)."""
-    fields = {
-        "type": "address",
-        "status": params["status"],
-        "resource": params["resource"],
-        "username": params["username"],
-        "refresh-rate": params["refresh_rate"],
-        "update-method": params["update_method"],
-        "server-identity-check": params["server_identity_check"],
-        "comments": params["comments"],
-    }
-    return dict((k, v) for k, v in fields.items() if v is not None)
-
-
-def fortios_supports(version, field):
-    """Whether FortiOS ``version`` has ``field`` (reference B4's version ranges)."""
-    v = parse_version(version)
-    if not v:
-        return True  # unknown version: let the FortiGate decide
-    if field == "update-method":
-        return v >= (7, 2, 1)
-    if field == "server-identity-check":
-        return (7, 0, 8) <= v < (7, 1, 0) or v >= (7, 2, 4)
-    return True
-
-
-# Values that are the only behaviour of a FortiOS without the field, so accepted and not sent.
-IMPLICIT = {"update-method": "feed", "server-identity-check": "none"}
-OPTION_OF = {"update-method": "update_method", "server-identity-check": "server_identity_check"}
-NEEDS = {"update-method": "FortiOS 7.2.1 or later",
-         "server-identity-check": "FortiOS 7.0.8 to 7.0.12 or 7.2.4 or later"}
 
 
 def hide(obj):
@@ -453,16 +350,6 @@ def diff_view(obj, password_sent=False):
     else:
         out["password"] = HIDDEN if obj.get("password") else ""
     return out
-
-
-def send_password(params, current):
-    """Whether to send the password: on create, when the device has none, or always if asked."""
-    if params["password"] is None:
-        return False
-    if current is None or params["update_password"] == "always":
-        return True
-    # An empty value means no password is set (secrets read back masked only when set).
-    return not current.get("password")
 
 
 class Result(object):
@@ -507,16 +394,8 @@ def run_fortigate(module, client, params, result):
                 result.written = True
         return
     desired = desired_fields(params)
-    restricted = [f for f in IMPLICIT if f in desired]
-    if restricted:
-        version = client.system_status()["version"]
-        for field in restricted:
-            if fortios_supports(version, field):
-                continue
-            if desired[field] != IMPLICIT[field]:
-                raise InvalidOption("%s=%s needs %s; the FortiGate runs FortiOS %s" % (
-                    OPTION_OF[field], desired[field], NEEDS[field], version))
-            del desired[field]
+    if version_bound_fields(desired):
+        desired = fields_for_version(desired, client.system_status()["version"])
     body = write_body(params, desired, current, result)
     result.changed = current is None or bool(body)
     if not result.changed:
@@ -607,7 +486,6 @@ def fmg_out_of_sync(client, adom, vdom, scope, name, desired, overridden):
             by_vdom.setdefault(member["vdom"], []).append(device_target(adom, member["name"]))
         else:
             by_vdom.setdefault(vdom, []).append(group_target(adom, member["name"]))
-    compare = dict((k, v) for k, v in desired.items() if k not in overridden)
     problems = []
     for member_vdom, targets in sorted(by_vdom.items()):
         resource = "/api/v2/cmdb/%s/%s?vdom=%s" % (TABLE, quote(name, safe=""), quote(member_vdom, safe=""))
@@ -618,27 +496,11 @@ def fmg_out_of_sync(client, adom, vdom, scope, name, desired, overridden):
                 continue
             response = item["response"] if isinstance(item["response"], dict) else {}
             results = response.get("results")
-            if not item["ok"] or not isinstance(results, list) or not results:
-                problems.append("%s: missing" % where)
-                continue
-            obj = results[0]
-            differs = [k for k in diff_fields(compare, obj) if k in obj]
-            if differs:
-                problems.append("%s: differs in %s" % (where, ", ".join(differs)))
+            entry = results[0] if item["ok"] and isinstance(results, list) and results else None
+            problem = compare_installed(desired, overridden, entry)
+            if problem:
+                problems.append("%s: %s" % (where, problem))
     return problems
-
-
-def install_summary(task, scope, reason):
-    lines = task.get("line") if isinstance(task.get("line"), list) else []
-    return {
-        "reason": reason,
-        "task": task.get("id"),
-        "state": task.get("state"),
-        "num_err": int(task.get("num_err") or 0),
-        "scope": scope,
-        "devices": [dict((k, line.get(k)) for k in ("name", "vdom", "state", "detail"))
-                    for line in lines if isinstance(line, dict)],
-    }
 
 
 def run_fortimanager(module, client, params, resolved, result):
@@ -659,16 +521,10 @@ def run_fortimanager(module, client, params, resolved, result):
     scope, reason = None, None
     if params["install"] and (object_changes or not absent):
         scope = fmg_scope(client, params, adom, vdom)
-        if object_changes:
-            reason = "object %s" % ("deleted" if absent else "changed")
-        else:
-            overridden = set()
-            for mapping in current.get("dynamic_mapping") or []:
-                if isinstance(mapping, dict):
-                    overridden.update(k for k in mapping if k != "_scope")
-            problems = fmg_out_of_sync(client, adom, vdom, scope, name, desired, overridden)
-            if problems:
-                reason = "not installed as configured on " + "; ".join(problems)
+        problems = []
+        if not object_changes:
+            problems = fmg_out_of_sync(client, adom, vdom, scope, name, desired, overridden_fields(current))
+        reason = install_reason(object_changes, absent, problems)
     result.changed = object_changes or reason is not None
     if absent:
         result.after = None
