@@ -329,12 +329,22 @@ class CertificateAuthority:
         self.directory = directory
         self.ca_path = directory / "ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_path))
+        self._shared = {}
+        self._lock = threading.Lock()
 
     def server_context(self, *names):
         cert = self.ca.issue_cert(*names, common_name=names[0])
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         cert.configure_cert(context)
         return context
+
+    def shared_server_context(self, *names):
+        """One context for ``names``, issued once per lab: the ``wrong_cert`` certificate is the
+        same for every device, and issuing it per device doubled the start time of a big fleet."""
+        with self._lock:
+            if names not in self._shared:
+                self._shared[names] = self.server_context(*names)
+            return self._shared[names]
 
     def client_context(self):
         context = ssl.create_default_context(cafile=str(self.ca_path))
@@ -343,10 +353,27 @@ class CertificateAuthority:
 
 def start_device(device, authority):
     good = authority.server_context(*device.cert_names())
-    wrong = authority.server_context("wrong-name.invalid")
+    wrong = authority.shared_server_context("wrong-name.invalid")
     server = DeviceServer(device, good, wrong)
     device.server = server
     device.url = "https://127.0.0.1:%d" % server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, name="lab-%s" % device.name, daemon=True)
     thread.start()
     return server
+
+
+def stop_servers(servers):
+    """Shut ``servers`` (socketserver servers running ``serve_forever``) down, all at once.
+
+    ``shutdown()`` returns only when the server's loop notices the request, which it checks
+    every poll interval (0.5 s): one after the other, a fleet of 200 took 16 s to stop. Asking
+    every server at the same time bounds the wait to about one interval.
+    """
+    servers = [s for s in servers if s is not None]
+    threads = [threading.Thread(target=s.shutdown, name="lab-stop", daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for server in servers:
+        server.server_close()

@@ -345,6 +345,20 @@ class FortiManager(Device):
             for dev in info.get("devices", []):
                 if dev not in lab.devices:
                     raise ValueError("fortimanager %s: ADOM %s names unknown device %s" % (spec["name"], adom, dev))
+            # Seeded device groups: members are devices of the ADOM or other groups of it
+            # (FortiManager nests groups; a nested group is a member without a vdom).
+            groups = info.get("groups") or {}
+            for group, members in groups.items():
+                if group == "All_FortiGate":
+                    raise ValueError("fortimanager %s: ADOM %s: All_FortiGate is built in" % (spec["name"], adom))
+                for member in members:
+                    if member not in info.get("devices", []) and member not in groups:
+                        raise ValueError("fortimanager %s: group %s/%s names %s, neither a device nor a group"
+                                         " of the ADOM" % (spec["name"], adom, group, member))
+            for dev in info.get("meta_fields") or {}:
+                if dev not in info.get("devices", []):
+                    raise ValueError("fortimanager %s: meta fields for %s, not a device of ADOM %s"
+                                     % (spec["name"], dev, adom))
         return cls(lab, spec["name"], spec["serial"], spec.get("version", "7.6.2"), adoms)
 
     # -- seed state ---------------------------------------------------------------------------
@@ -366,8 +380,15 @@ class FortiManager(Device):
         self.db = {}
         for adom, info in self.adom_spec.items():
             self.adoms[adom] = {"name": adom, "oid": self._new_oid(), "workspace": bool(info.get("workspace")),
-                                "devices": list(info.get("devices", []))}
+                                "devices": list(info.get("devices", [])),
+                                "meta": {d: dict(info.get("meta_fields", {}).get(d) or {})
+                                         for d in info.get("devices", [])}}
             self.db[adom] = self._seed_adom_db(adom)
+            for group, members in (info.get("groups") or {}).items():
+                self.db[adom]["groups"][group] = {
+                    "name": group, "oid": self._new_oid(), "type": "normal", "os_type": "fos", "desc": "",
+                    "object member": [{"name": m, "vdom": self._vdoms(m)[0]} if m in self.adoms[adom]["devices"]
+                                      else {"name": m} for m in members]}
 
     def _new_oid(self):
         self._oid += 1
@@ -1137,7 +1158,7 @@ class FortiManager(Device):
                 # unconfirmed in the reference: the name of the per-ADOM workspace attribute.
                 "workspace_mode": 1 if info["workspace"] else 0}
 
-    def _device_out(self, devname, adom, verbose):
+    def _device_out(self, devname, adom, verbose, option=()):
         dev = self.lab.devices[devname]
         major, minor, patch = (list(parse_version(dev.version)) + [0, 0, 0])[:3]
         oid = 100 + list(self.lab.devices).index(devname)
@@ -1150,7 +1171,13 @@ class FortiManager(Device):
             "adm_usr": "admin", "desc": "", "adom": adom,
             "vdom": [{"name": v, "oid": oid * 10 + i, "devid": devname} for i, v in enumerate(self._vdoms(devname))],
         }
-        return self._render(out, verbose, {"conn_status": "conn_status"})
+        if "no loadsub" in option:
+            del out["vdom"]  # sub-tables are left out with "no loadsub" (HOWTO 007, "get all managed devices")
+        out = self._render(out, verbose, {"conn_status": "conn_status"})
+        if "get meta" in option:
+            # Meta fields come only with the "get meta" option (HOWTO 007, "get device meta fields").
+            out["meta fields"] = dict(self.adoms[adom]["meta"].get(devname, {}))
+        return out
 
     @staticmethod
     def _conn_status(dev):
@@ -1168,6 +1195,12 @@ class FortiManager(Device):
         return None, None
 
     def _devices(self, method, param, caller, adoms, rest, verbose):
+        option = param.get("option") or []
+        option = [option] if isinstance(option, str) else list(option)
+        if param.get("loadsub") in (0, "0", False):
+            option.append("no loadsub")
+        if method in ("set", "update") and len(rest) == 1:
+            return self._device_meta_write(param, caller, adoms, rest[0])
         if method != "get":
             raise RpcError(-5)  # not modelled: adding/removing managed devices
         self._require(caller, ["device-manager", "device-config"], write=False)
@@ -1177,20 +1210,54 @@ class FortiManager(Device):
             devname, adom = self._find_device(rest[0], adoms)
             if devname is None or devname != rest[0]:
                 raise RpcError(-3)
-            return self._select_one(self._device_out(devname, adom, verbose), param)
-        items = [self._device_out(d, a, verbose) for a in adoms for d in self.adoms[a]["devices"]]
+            return self._select_one(self._device_out(devname, adom, verbose, option), param)
+        items = [self._device_out(d, a, verbose, option) for a in adoms for d in self.adoms[a]["devices"]]
         return self._select(items, param, "name")
+
+    def _device_meta_write(self, param, caller, adoms, name):
+        """``set``/``update`` of a device's ``meta fields`` (HOWTO 023 "How to set a device Meta-field").
+
+        Only meta fields are modelled; any other device attribute is refused with -10.
+        unconfirmed in the reference: whether FortiManager refuses a value for a meta field that
+        /dvmdb/_meta_fields/device does not define; the lab accepts any name.
+        """
+        self._require(caller, ["device-manager", "device-config"], write=True)
+        devname, adom = self._find_device(name, adoms)
+        if devname is None or devname != name:
+            raise RpcError(-3)
+        data = self._data(param)
+        if not isinstance(data, dict) or set(data) - {"name", "meta fields"} or data.get("name", name) != name:
+            raise RpcError(-10, "only meta fields can be changed on a device in the lab")
+        meta = data.get("meta fields") or {}
+        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            raise RpcError(-10, "meta fields must map names to strings")
+        self.adoms[adom]["meta"].setdefault(devname, {}).update(meta)
+        self.count_write()
+        return {"name": devname}
 
     def _all_fortigate(self, adom):
         return {"name": "All_FortiGate", "oid": self.adoms[adom]["oid"] + 1, "type": "default",
                 "os_type": "fos", "desc": "All FortiGate devices of the ADOM",
                 "object member": [{"name": d, "vdom": self._vdoms(d)[0]} for d in self.adoms[adom]["devices"]]}
 
-    def _group_members(self, adom, group, db):
+    def _group_members(self, adom, group, db, seen=None):
+        """The devices of a group, nested groups expanded (None: no such group)."""
         if group == "All_FortiGate":
             return list(self.adoms[adom]["devices"])
         grp = db["groups"].get(group)
-        return None if grp is None else [m["name"] for m in grp["object member"]]
+        if grp is None:
+            return None
+        seen = (seen or set()) | {group}
+        devices = []
+        for member in grp["object member"]:
+            if "vdom" in member or member["name"] in self.adoms[adom]["devices"]:
+                names = [member["name"]]
+            elif member["name"] in seen:
+                names = []  # a loop of groups adds nothing new
+            else:
+                names = self._group_members(adom, member["name"], db, seen) or []
+            devices.extend(n for n in names if n not in devices)
+        return devices
 
     def _groups(self, method, param, caller, adom, rest, verbose):
         write = method != "get"

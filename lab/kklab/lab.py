@@ -6,7 +6,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .core import CertificateAuthority, Fault, LabClock, start_device
+from .core import CertificateAuthority, Fault, LabClock, start_device, stop_servers
 
 # The default fleet: a mixed-firmware set of FortiGates, one FortiManager with two ADOMs
 # (one in workspace mode) and one Knocknoc server. A --topology file replaces it.
@@ -24,6 +24,46 @@ DEFAULT_TOPOLOGY = {
                    "emea": {"workspace": True, "devices": ["fgt3"]}}},
     ],
 }
+
+
+# Firmware of a generated fleet, in turn: every one has the push API (7.2.1+), so each mode works
+# on every FortiGate; 7.6.2 also refuses API keys in the URL.
+FLEET_VERSIONS = ("7.4.4", "7.6.2", "7.2.8")
+FLEET_GROUP_SIZE = 25
+
+
+def fleet_topology(count, fortimanager=True, adoms=1, group_size=FLEET_GROUP_SIZE):
+    """A topology of ``count`` FortiGates, for fleet-sized tests and benchmarks.
+
+    FortiGates ``fgt001``... (serials ``FGVM02TM00000001``...) with firmware from
+    :data:`FLEET_VERSIONS` in turn, a Knocknoc server and, with ``fortimanager``, a FortiManager
+    ``fmg1`` managing all of them: spread over ``adoms`` ADOMs (``root``, ``adom2``...) in turn,
+    each ADOM's devices in device groups of ``group_size`` (``<adom>_g01``...), and those groups
+    under one ``<adom>_fleet`` group (FortiManager nests device groups).
+    """
+    if count < 1:
+        raise ValueError("a fleet has at least one FortiGate")
+    if adoms < 1 or group_size < 1:
+        raise ValueError("adoms and group_size must be at least 1")
+    width = max(3, len(str(count)))
+    names = ["fgt%0*d" % (width, i) for i in range(1, count + 1)]
+    topology = {
+        "knocknoc": [{"name": "knocknoc", "version": "26.06.1"}],
+        "fortigate": [{"name": name, "serial": "FGVM02TM%08d" % i, "version": FLEET_VERSIONS[(i - 1) % len(FLEET_VERSIONS)],
+                       "vdoms": ["root"]} for i, name in enumerate(names, 1)],
+    }
+    if fortimanager:
+        adom_names = ["root"] + ["adom%d" % i for i in range(2, adoms + 1)]
+        spec = {}
+        for k, adom in enumerate(adom_names):
+            devices = names[k::len(adom_names)]
+            groups = {}
+            for g, start in enumerate(range(0, len(devices), group_size), 1):
+                groups["%s_g%02d" % (adom, g)] = devices[start:start + group_size]
+            groups["%s_fleet" % adom] = sorted(groups)
+            spec[adom] = {"workspace": False, "devices": devices, "groups": groups}
+        topology["fortimanager"] = [{"name": "fmg1", "serial": "FMG-VM0000000001", "version": "7.6.2", "adoms": spec}]
+    return topology
 
 
 def _device_classes():
@@ -65,12 +105,7 @@ class Lab:
 
     def stop(self):
         self._stop.set()
-        for device in self.devices.values():
-            device.server.shutdown()
-            device.server.server_close()
-        if self.control_server:
-            self.control_server.shutdown()
-            self.control_server.server_close()
+        stop_servers([d.server for d in self.devices.values()] + [self.control_server])
 
     def by_kind(self, kind):
         return [d for d in self.devices.values() if d.kind == kind]
