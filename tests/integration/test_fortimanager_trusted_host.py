@@ -231,6 +231,81 @@ def test_revoke_is_never_refused_for_a_masked_admin(labview, run_module):
     assert admin_user(labview, "bob")["trusthost10"] == UNUSED_V4
 
 
+# -- baseline (slots 1-9) ----------------------------------------------------------------------------
+def test_baseline_fixes_a_masked_admin_and_grants_in_one_update(labview, run_module):
+    # bob has the factory slots (trusthost1 0.0.0.0 0.0.0.0, ipv6_trusthost1 ::/0): a plain grant is refused,
+    # a grant with the seed's baseline is not, because slots 1-9 are checked as the baseline leaves them.
+    assert labview.login_allowed(FMG, "bob", "203.0.113.50") is True
+    before = requests_seen(labview)
+    result = run(run_module, labview, admin="bob", address=IP, baseline=["127.0.0.1", "::1"])
+    assert result.get("failed") is not True, result
+    assert result["changed"] is True and result["slot"] == "trusthost10"
+    assert "warnings" not in result
+    assert labview.writes(FMG) == 1 and requests_seen(labview) - before == 3
+    assert result["before"]["trusthost1"] == ["0.0.0.0", "0.0.0.0"] and result["before"]["ipv6_trusthost1"] == "::/0"
+    assert result["after"]["trusthost1"] == ["127.0.0.1", "255.255.255.255"]
+    assert result["after"]["ipv6_trusthost1"] == "::1/128"
+    assert result["after"]["trusthost10"] == [IP, "255.255.255.255"]
+    assert sorted(result["after"]) == sorted(["trusthost%d" % i for i in range(1, 11)]
+                                             + ["ipv6_trusthost%d" % i for i in range(1, 10)])
+    user = admin_user(labview, "bob")
+    assert [user["trusthost%d" % i] for i in range(2, 10)] == [UNUSED_V4] * 8
+    assert [user["ipv6_trusthost%d" % i] for i in range(2, 10)] == [UNUSED_V6] * 8
+    assert login_check(labview, "bob", IP) == {"allowed": True, "matched": "trusthost10"}
+    assert labview.login_allowed(FMG, "bob", "203.0.113.50") is False
+    assert labview.login_allowed(FMG, "bob", IP6) is False
+
+    again = run(run_module, labview, admin="bob", address=IP, baseline=["127.0.0.1/32", "::1/128"])
+    assert again["changed"] is False and labview.writes(FMG) == 1
+
+
+def test_baseline_alone_leaves_a_live_grant_in_slot_10(labview, run_module):
+    run(run_module, labview, admin="alice", address=IP)
+    writes = labview.writes(FMG)
+    predicted = run(run_module, labview, check=True, admin="alice", baseline=["192.0.2.0/28", "2001:db8:1::/64"])
+    assert predicted["changed"] is True and labview.writes(FMG) == writes
+    result = run(run_module, labview, diff=True, admin="alice", baseline=["192.0.2.0/28", "2001:db8:1::/64"])
+    assert result["changed"] is True and "slot" not in result
+    assert "trusthost10" not in result["after"] and len(result["after"]) == 18
+    assert result["diff"]["after"]["trusthost1"] == ["192.0.2.0", "255.255.255.240"]
+    assert labview.writes(FMG) == writes + 1
+    user = admin_user(labview, "alice")
+    assert user["trusthost10"] == [IP, "255.255.255.255"]
+    assert user["ipv6_trusthost1"] == "2001:db8:1::/64" and user["trusthost2"] == UNUSED_V4
+    assert login_check(labview, "alice", "192.0.2.3") == {"allowed": True, "matched": "trusthost1"}
+    assert login_check(labview, "alice", IP) == {"allowed": True, "matched": "trusthost10"}
+    assert labview.login_allowed(FMG, "alice", "127.0.0.1") is False
+
+
+def test_baseline_with_revoke_all_sets_every_slot(labview, run_module):
+    # The agent's own API admin as the api_user role sets it: its addresses in 1-9, both slots 10 unused.
+    run(run_module, labview, admin="alice", address=IP)
+    result = run(run_module, labview, admin="alice", state="absent", baseline=["192.0.2.10", "192.0.2.11"])
+    assert result["changed"] is True and len(result["after"]) == 20
+    user = admin_user(labview, "alice")
+    assert user["trusthost1"] == ["192.0.2.10", "255.255.255.255"]
+    assert user["trusthost2"] == ["192.0.2.11", "255.255.255.255"]
+    assert user["trusthost10"] == UNUSED_V4 and user["ipv6_trusthost10"] == UNUSED_V6
+    assert [user["ipv6_trusthost%d" % i] for i in range(1, 10)] == [UNUSED_V6] * 9
+    assert labview.login_allowed(FMG, "alice", IP) is False
+    assert labview.login_allowed(FMG, "alice", "192.0.2.11") is True
+
+
+@pytest.mark.parametrize("baseline,words", [
+    (["0.0.0.0/0"], ["baseline", "every address"]),
+    (["127.0.0.1", "::/0"], ["baseline", "every address"]),
+    (["192.0.2.5/28"], ["baseline", "host bits"]),
+    (["10.0.0.%d" % i for i in range(1, 11)], ["baseline", "at most 9"]),
+    ([], ["baseline", "at least one"]),
+])
+def test_invalid_baseline_is_refused_before_any_call(labview, run_module, baseline, words):
+    result = run(run_module, labview, admin="alice", baseline=baseline)
+    assert result["failed"] is True
+    for word in words:
+        assert word in result["msg"], result["msg"]
+    assert requests_seen(labview) == 0
+
+
 # -- input validation (before any call) ---------------------------------------------------------------
 @pytest.mark.parametrize("args,words", [
     ({"admin": "alice ", "address": IP}, ["admin", "whitespace"]),
