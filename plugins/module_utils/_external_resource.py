@@ -15,10 +15,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import parse_version
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import diff_fields
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import device_target, group_target
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import CREATE, DELETE, diff_fields, plan_object
 
 TABLE = "system/external-resource"
 # Limits of reference B4 (FortiOS CLI reference).
@@ -213,3 +215,208 @@ def install_summary(task, scope, reason):
         "devices": [dict((k, line.get(k)) for k in ("name", "vdom", "state", "detail"))
                     for line in lines if isinstance(line, dict)],
     }
+
+
+def plan_resource(params, current, desired):
+    """The CRUD plan of the resource: ``desired`` fields (None with state=absent), the password
+    as a secret sent on creation, then as ``update_password`` says."""
+    fields = dict(desired, name=params["name"]) if desired is not None else {}
+    secrets = {"password": params["password"]} if params["password"] is not None else None
+    update = "always" if params["update_password"] == "always" else "when_unset"
+    return plan_object(current, fields, params["state"], secrets=secrets, update_secrets=update,
+                       diff_keys=DIFF_KEYS, hide=("password",))
+
+
+class Run(object):
+    """One run of the module: what was read, planned and written (``written`` survives a failure,
+    so that a failed run still reports ``changed`` when something was written)."""
+
+    def __init__(self, params, check_mode):
+        self.params = params
+        self.check_mode = check_mode
+        self.changed = False
+        self.written = False
+        self.before = None
+        self.after = None
+        self.plan = None
+        self.install = None
+
+    @property
+    def changed_fields(self):
+        if self.plan is None or not self.plan.changed:
+            return []
+        # a deletion "changes" the name, so that changed_fields is never empty for a change of the object
+        return ["name"] if self.plan.action == DELETE else list(self.plan.changed_fields)
+
+    def output(self):
+        """What the module returns: the resource (secrets hidden), the fields written, the diff, the install."""
+        out = {"changed": self.changed, "resource": self.plan.hide(self.after) or {},
+               "changed_fields": self.changed_fields}
+        if self.changed:
+            out["diff"] = {"before": self.plan.view(self.before), "after": self.plan.view(self.after, updated=True)}
+        if self.install is not None:
+            out["install"] = self.install
+        return out
+
+
+def run_fortigate(fortigate, run):
+    """The resource on one FortiGate (``fortigate``: the FortiGate interface, in the VDOM to manage)."""
+    params = run.params
+    name = params["name"]
+    current = fortigate.get_entry(TABLE, name)
+    run.before = current
+    desired = None
+    if params["state"] == "present":
+        desired = desired_fields(params)
+        if version_bound_fields(desired):
+            desired = fields_for_version(desired, fortigate.system_status()["version"])
+    plan = run.plan = plan_resource(params, current, desired)
+    run.changed = plan.changed
+    if not plan.changed or run.check_mode:
+        run.after = plan.predict(current) if plan.changed else current
+        return
+    if plan.action == DELETE:
+        fortigate.delete(TABLE, name)
+        run.written = True
+        return
+    if plan.action == CREATE:
+        fortigate.create(TABLE, plan.body)
+    else:
+        fortigate.update(TABLE, name, plan.body)
+    run.written = True
+    run.after = fortigate.get_entry(TABLE, name)
+
+
+# -- FortiManager -----------------------------------------------------------------------------------
+def fmg_object_url(adom, name=None):
+    url = "/pm/config/adom/%s/obj/%s" % (adom, TABLE)
+    return url if name is None else "%s/%s" % (url, name)
+
+
+def fmg_get_object(client, adom, name):
+    try:
+        return client.call("get", fmg_object_url(adom, name))
+    except KnocknocError as err:
+        code = err.details.get("jsonrpc_code")
+        if code == -3:
+            return None
+        if code == -6:
+            raise KnocknocError(None, "ADOM %s does not exist on FortiManager (JSON-RPC status -6 on get %s)" % (
+                adom, fmg_object_url(adom, name)), description="FortiManager rejected the request",
+                hint="Check adom: it must name an ADOM exactly as FortiManager shows it.", details=err.details)
+        raise
+
+
+def fmg_scope(client, params, adom, vdom):
+    """The install scope: the named targets in ``vdom``, or the package's installation targets."""
+    package = params["package"]
+    try:
+        pkg = client.call("get", "/pm/pkg/adom/%s/%s" % (adom, package))
+    except KnocknocError as err:
+        if err.details.get("jsonrpc_code") in (-3, -6):
+            raise KnocknocError(None, "policy package %s does not exist in ADOM %s" % (package, adom),
+                                description="FortiManager rejected the request",
+                                hint="Set package to a policy package of the ADOM (FortiManager's default is"
+                                     " 'default').", details=err.details)
+        raise
+    targets = params.get("targets")
+    if not targets:
+        scope = (pkg or {}).get("scope member") if isinstance(pkg, dict) else None
+        if not scope:
+            raise KnocknocError(None, "policy package %s of ADOM %s has no installation targets" % (package, adom),
+                                description="Nothing to install on",
+                                hint="Give targets (device names or serial numbers), or set install=false.")
+        return [dict((k, v) for k, v in item.items() if k in ("name", "vdom")) for item in scope]
+    devices = client.call("get", "/dvmdb/adom/%s/device" % adom, fields=["name", "sn", "vdom"]) or []
+    scope = []
+    for target in targets:
+        found = [d for d in devices if isinstance(d, dict) and target in (d.get("name"), d.get("sn"))]
+        if not found:
+            raise KnocknocError(202101, cause="no FortiGate named %s (name or serial number) in ADOM %s" % (target, adom),
+                                details={"target": target, "adom": adom})
+        device = found[0]
+        vdoms = [v.get("name") for v in device.get("vdom") or [] if isinstance(v, dict)]
+        if vdoms and vdom not in vdoms:
+            raise KnocknocError(None, "FortiGate %s has no VDOM %s (it has %s)" % (device["name"], vdom,
+                                                                                   ", ".join(vdoms)),
+                                description="Invalid option", hint="Set vdom to a VDOM of every target.",
+                                details={"target": target, "vdom": vdom})
+        member = {"name": device["name"], "vdom": vdom}
+        if member not in scope:
+            scope.append(member)
+    return scope
+
+
+def fmg_out_of_sync(client, adom, vdom, scope, name, desired, overridden):
+    """The FortiGates of ``scope`` that lack the resource as ``desired`` (read through the proxy)."""
+    by_vdom = {}
+    for member in scope:
+        if "vdom" in member:
+            by_vdom.setdefault(member["vdom"], []).append(device_target(adom, member["name"]))
+        else:
+            by_vdom.setdefault(vdom, []).append(group_target(adom, member["name"]))
+    problems = []
+    for member_vdom, targets in sorted(by_vdom.items()):
+        resource = "/api/v2/cmdb/%s/%s?vdom=%s" % (TABLE, quote(name, safe=""), quote(member_vdom, safe=""))
+        for item in client.proxy("get", resource, targets=targets):
+            where = "%s (%s)" % (item["target"], member_vdom)
+            if item["status_code"] != 0:
+                problems.append("%s: %s" % (where, item["status_message"] or "unreachable"))
+                continue
+            response = item["response"] if isinstance(item["response"], dict) else {}
+            results = response.get("results")
+            entry = results[0] if item["ok"] and isinstance(results, list) and results else None
+            problem = compare_installed(desired, overridden, entry)
+            if problem:
+                problems.append("%s: %s" % (where, problem))
+    return problems
+
+
+def run_fortimanager(client, run, adom, vdom):
+    """The resource as an object of ``adom``, installed on the FortiGates (``vdom`` for named targets)."""
+    params, name = run.params, run.params["name"]
+    current = fmg_get_object(client, adom, name)
+    run.before = current
+    absent = params["state"] == "absent"
+    desired = None if absent else desired_fields(params)
+    plan = run.plan = plan_resource(params, current, desired)
+    object_changes = plan.changed
+
+    # Everything the install needs is read before the first write, so that bad targets fail early.
+    scope, reason = None, None
+    if params["install"] and (object_changes or not absent):
+        scope = fmg_scope(client, params, adom, vdom)
+        problems = []
+        if not object_changes:
+            problems = fmg_out_of_sync(client, adom, vdom, scope, name, desired, overridden_fields(current))
+        reason = install_reason(object_changes, absent, problems)
+    run.changed = object_changes or reason is not None
+    run.after = plan.predict(current) if object_changes and run.check_mode else current
+    if absent:
+        run.after = None
+    if not run.changed or run.check_mode:
+        return
+
+    with client.workspace(adom) as locked:
+        if object_changes:
+            if plan.action == DELETE:
+                client.call("delete", fmg_object_url(adom, name))
+            elif plan.action == CREATE:
+                client.call("add", fmg_object_url(adom), data=plan.body)
+            else:
+                client.call("update", fmg_object_url(adom, name), data=dict(plan.body, name=name))
+            run.written = True
+        if reason is not None:
+            if locked and object_changes:
+                # FortiManager installs what is saved: commit before the install, still holding the lock
+                # so that no one else's half-done change is installed with ours.
+                client.call("exec", "/dvmdb/adom/%s/workspace/commit" % adom)
+            try:
+                task = client.install_package(adom, params["package"], scope, flags=INSTALL_FLAGS)
+            except KnocknocError as err:
+                err.details["install_reason"] = reason
+                raise
+            run.written = True
+            run.install = install_summary(task, scope, reason)
+    if not absent:
+        run.after = fmg_get_object(client, adom, name)

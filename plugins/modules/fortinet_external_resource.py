@@ -135,7 +135,7 @@ seealso:
 extends_documentation_fragment:
   - knocknoc.fortinet.fortinet
   - knocknoc.fortinet.attributes
-  - knocknoc.fortinet.attributes.ACTIONGROUP_FORTIGATE
+  - knocknoc.fortinet.attributes.ACTIONGROUP_FORTINET
 attributes:
   check_mode:
     support: full
@@ -295,269 +295,23 @@ install:
       sample: [{name: fgt1, vdom: root, state: done, detail: install and save finished status=OK}]
 """
 
-import copy
-from urllib.parse import quote
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._external_resource import (
-    DIFF_KEYS,
-    INSTALL_FLAGS,
-    TABLE,
     InvalidOption,
-    compare_installed,
-    desired_fields,
-    fields_for_version,
-    install_reason,
-    install_summary,
-    overridden_fields,
-    send_password,
+    Run,
+    run_fortigate,
+    run_fortimanager,
     validate,
-    version_bound_fields,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import (
     FortiManagerClient,
-    device_target,
     fortinet_argspec,
-    group_target,
     resolve_fortinet_params,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import diff_fields
-
-HIDDEN = "<hidden>"
-HIDDEN_UPDATED = "<hidden (updated)>"
-
-
-def hide(obj):
-    """A copy of a device object with the password replaced."""
-    if obj is None:
-        return {}
-    out = copy.deepcopy(obj)
-    if out.get("password"):
-        out["password"] = HIDDEN
-    return out
-
-
-def diff_view(obj, password_sent=False):
-    if not obj:
-        return {}
-    out = dict((k, obj[k]) for k in DIFF_KEYS if k in obj and k != "password")
-    if password_sent:
-        out["password"] = HIDDEN_UPDATED
-    else:
-        out["password"] = HIDDEN if obj.get("password") else ""
-    return out
-
-
-class Result(object):
-    def __init__(self):
-        self.changed = False
-        self.written = False
-        self.before = None
-        self.after = None
-        self.password_sent = False
-        self.changed_fields = []
-        self.install = None
-
-
-# -- FortiGate, directly ----------------------------------------------------------------------------
-def write_body(params, desired, current, result):
-    """What to send: every field on create, the differing ones on update, and the password when
-    update_password says so (FortiOS never returns it to compare). Sets result.changed_fields."""
-    result.password_sent = send_password(params, current)
-    if current is None:
-        body = dict(desired, name=params["name"])
-        result.changed_fields = sorted(body)
-    else:
-        result.changed_fields = diff_fields(desired, current)
-        body = dict((k, desired[k]) for k in result.changed_fields)
-    if result.password_sent:
-        body["password"] = params["password"]
-        result.changed_fields = sorted(set(result.changed_fields) | {"password"})
-    return body
-
-
-def run_fortigate(module, client, params, result):
-    name = params["name"]
-    current = client.get_entry(TABLE, name)
-    result.before = current
-    if params["state"] == "absent":
-        result.after = None
-        if current is not None:
-            result.changed = True
-            result.changed_fields = ["name"]
-            if not module.check_mode:
-                client.delete(TABLE, name)
-                result.written = True
-        return
-    desired = desired_fields(params)
-    if version_bound_fields(desired):
-        desired = fields_for_version(desired, client.system_status()["version"])
-    body = write_body(params, desired, current, result)
-    result.changed = current is None or bool(body)
-    if not result.changed:
-        result.after = current
-        return
-    if module.check_mode:
-        result.after = predicted(current, body, name)
-        return
-    if current is None:
-        client.create(TABLE, body)
-    else:
-        client.update(TABLE, name, body)
-    result.written = True
-    result.after = client.get_entry(TABLE, name)
-
-
-def predicted(current, body, name):
-    after = copy.deepcopy(current) if current else {"name": name}
-    after.update(body)
-    return after
-
-
-# -- FortiManager -----------------------------------------------------------------------------------
-def fmg_object_url(adom, name=None):
-    url = "/pm/config/adom/%s/obj/%s" % (adom, TABLE)
-    return url if name is None else "%s/%s" % (url, name)
-
-
-def fmg_get_object(client, adom, name):
-    try:
-        return client.call("get", fmg_object_url(adom, name))
-    except KnocknocError as err:
-        code = err.details.get("jsonrpc_code")
-        if code == -3:
-            return None
-        if code == -6:
-            raise KnocknocError(None, "ADOM %s does not exist on FortiManager (JSON-RPC status -6 on get %s)" % (
-                adom, fmg_object_url(adom, name)), description="FortiManager rejected the request",
-                hint="Check adom: it must name an ADOM exactly as FortiManager shows it.", details=err.details)
-        raise
-
-
-def fmg_scope(client, params, adom, vdom):
-    """The install scope: the named targets in ``vdom``, or the package's installation targets."""
-    package = params["package"]
-    try:
-        pkg = client.call("get", "/pm/pkg/adom/%s/%s" % (adom, package))
-    except KnocknocError as err:
-        if err.details.get("jsonrpc_code") in (-3, -6):
-            raise KnocknocError(None, "policy package %s does not exist in ADOM %s" % (package, adom),
-                                description="FortiManager rejected the request",
-                                hint="Set package to a policy package of the ADOM (FortiManager's default is"
-                                     " 'default').", details=err.details)
-        raise
-    targets = params.get("targets")
-    if not targets:
-        scope = (pkg or {}).get("scope member") if isinstance(pkg, dict) else None
-        if not scope:
-            raise KnocknocError(None, "policy package %s of ADOM %s has no installation targets" % (package, adom),
-                                description="Nothing to install on",
-                                hint="Give targets (device names or serial numbers), or set install=false.")
-        return [dict((k, v) for k, v in item.items() if k in ("name", "vdom")) for item in scope]
-    devices = client.call("get", "/dvmdb/adom/%s/device" % adom, fields=["name", "sn", "vdom"]) or []
-    scope = []
-    for target in targets:
-        found = [d for d in devices if isinstance(d, dict) and target in (d.get("name"), d.get("sn"))]
-        if not found:
-            raise KnocknocError(202101, cause="no FortiGate named %s (name or serial number) in ADOM %s" % (target, adom),
-                                details={"target": target, "adom": adom})
-        device = found[0]
-        vdoms = [v.get("name") for v in device.get("vdom") or [] if isinstance(v, dict)]
-        if vdoms and vdom not in vdoms:
-            raise KnocknocError(None, "FortiGate %s has no VDOM %s (it has %s)" % (device["name"], vdom,
-                                                                                   ", ".join(vdoms)),
-                                description="Invalid option", hint="Set vdom to a VDOM of every target.",
-                                details={"target": target, "vdom": vdom})
-        member = {"name": device["name"], "vdom": vdom}
-        if member not in scope:
-            scope.append(member)
-    return scope
-
-
-def fmg_out_of_sync(client, adom, vdom, scope, name, desired, overridden):
-    """The FortiGates of ``scope`` that lack the resource as ``desired`` (read through the proxy)."""
-    by_vdom = {}
-    for member in scope:
-        if "vdom" in member:
-            by_vdom.setdefault(member["vdom"], []).append(device_target(adom, member["name"]))
-        else:
-            by_vdom.setdefault(vdom, []).append(group_target(adom, member["name"]))
-    problems = []
-    for member_vdom, targets in sorted(by_vdom.items()):
-        resource = "/api/v2/cmdb/%s/%s?vdom=%s" % (TABLE, quote(name, safe=""), quote(member_vdom, safe=""))
-        for item in client.proxy("get", resource, targets=targets):
-            where = "%s (%s)" % (item["target"], member_vdom)
-            if item["status_code"] != 0:
-                problems.append("%s: %s" % (where, item["status_message"] or "unreachable"))
-                continue
-            response = item["response"] if isinstance(item["response"], dict) else {}
-            results = response.get("results")
-            entry = results[0] if item["ok"] and isinstance(results, list) and results else None
-            problem = compare_installed(desired, overridden, entry)
-            if problem:
-                problems.append("%s: %s" % (where, problem))
-    return problems
-
-
-def run_fortimanager(module, client, params, resolved, result):
-    adom, vdom, name = resolved["adom"], resolved["vdom"], params["name"]
-    current = fmg_get_object(client, adom, name)
-    result.before = current
-    absent = params["state"] == "absent"
-    desired = {} if absent else desired_fields(params)
-    body = None
-    if absent:
-        if current is not None:
-            result.changed_fields = ["name"]
-    else:
-        body = write_body(params, desired, current, result) or None
-    object_changes = bool(result.changed_fields)
-
-    # Everything the install needs is read before the first write, so that bad targets fail early.
-    scope, reason = None, None
-    if params["install"] and (object_changes or not absent):
-        scope = fmg_scope(client, params, adom, vdom)
-        problems = []
-        if not object_changes:
-            problems = fmg_out_of_sync(client, adom, vdom, scope, name, desired, overridden_fields(current))
-        reason = install_reason(object_changes, absent, problems)
-    result.changed = object_changes or reason is not None
-    if absent:
-        result.after = None
-    elif body is not None and module.check_mode:
-        result.after = predicted(current, body, name)
-    else:
-        result.after = current
-    if not result.changed or module.check_mode:
-        return
-
-    with client.workspace(adom) as locked:
-        if object_changes:
-            if absent:
-                client.call("delete", fmg_object_url(adom, name))
-            elif current is None:
-                client.call("add", fmg_object_url(adom), data=body)
-            else:
-                client.call("update", fmg_object_url(adom, name), data=dict(body, name=name))
-            result.written = True
-        if reason is not None:
-            if locked and object_changes:
-                # FortiManager installs what is saved: commit before the install, still holding the lock
-                # so that no one else's half-done change is installed with ours.
-                client.call("exec", "/dvmdb/adom/%s/workspace/commit" % adom)
-            try:
-                task = client.install_package(adom, params["package"], scope, flags=INSTALL_FLAGS)
-            except KnocknocError as err:
-                err.details["install_reason"] = reason
-                raise
-            result.written = True
-            result.install = install_summary(task, scope, reason)
-    if not absent:
-        result.after = fmg_get_object(client, adom, name)
 
 
 def main():
@@ -587,34 +341,23 @@ def main():
     except InvalidOption as exc:
         module.fail_json(msg=str(exc), changed=False)
 
-    result = Result()
+    run = Run(params, module.check_mode)
     try:
         resolved = resolve_fortinet_params(params)
         if resolved.get("use_fortimanager"):
             client = FortiManagerClient.from_params(resolved)
             client.lock_timeout = params["lock_timeout"]
             client.add_secret(params["password"])
-            run_fortimanager(module, client, params, resolved, result)
+            run_fortimanager(client, run, resolved["adom"], resolved["vdom"])
         else:
             client = FortiGateClient.from_params(resolved)
             client.add_secret(params["password"])
-            run_fortigate(module, client, params, result)
+            run_fortigate(client, run)
     except InvalidOption as exc:
-        module.fail_json(msg=str(exc), changed=result.written)
+        module.fail_json(msg=str(exc), changed=run.written)
     except KnocknocError as err:
-        module.fail_json(changed=result.written, **err.fail_kwargs())
-
-    output = {
-        "changed": result.changed,
-        "resource": hide(result.after),
-        "changed_fields": sorted(result.changed_fields),
-    }
-    if result.changed:
-        output["diff"] = {"before": diff_view(result.before),
-                          "after": diff_view(result.after, result.password_sent)}
-    if result.install is not None:
-        output["install"] = result.install
-    module.exit_json(**output)
+        module.fail_json(changed=run.written, **err.fail_kwargs())
+    module.exit_json(**run.output())
 
 
 if __name__ == "__main__":
