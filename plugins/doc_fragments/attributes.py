@@ -67,3 +67,18 @@ attributes:
     membership:
       - knocknoc.fortinet.knocknoc
 """
+
+    # Modules that reach a FortiGate directly or through FortiManager: both groups, whose connection
+    # dicts (fortigate, fortimanager) never collide.
+    ACTIONGROUP_FORTINET = r"""
+options: {}
+attributes:
+  action_group:
+    description:
+      - Use C(group/knocknoc.fortinet.fortigate) and C(group/knocknoc.fortinet.fortimanager) in C(module_defaults) to set
+        defaults for this module (O(fortigate) and O(fortimanager), for example).
+    support: full
+    membership:
+      - knocknoc.fortinet.fortigate
+      - knocknoc.fortinet.fortimanager
+"""

@@ -6,7 +6,9 @@
 class ModuleDocFragment(object):
     """Connection options of modules that talk to a FortiGate (FortiOS REST API v2).
 
-    Mirrors ``fortigate_argspec()`` in ``plugins/module_utils/_fortigate.py``.
+    Mirrors ``fortigate_argspec()`` in ``plugins/module_utils/_connection.py``: no option has a default nor a
+    fallback in the argument spec, ``resolve_connection()`` applies them at run time (option, then
+    the API's dict, then the environment, then the default).
     """
 
     DOCUMENTATION = r"""
@@ -15,63 +17,102 @@ options:
     description:
       - Base URL of the FortiGate's management interface, for example V(https://fw.example.com) or V(https://192.0.2.1:10443).
       - Must start with V(https://) and must not contain credentials.
-      - If not set, the value of the E(FORTIGATE_URL) environment variable is used.
+      - If not set, O(fortigate.url), then the E(FORTIGATE_URL) environment variable is used; one of them is required.
     type: str
-    required: true
   token:
     description:
       - API key of a FortiGate REST API administrator, sent in the C(Authorization) header as a bearer token (never in the URL).
-      - If not set, the value of the E(FORTIGATE_TOKEN) environment variable is used.
+      - If not set, O(fortigate.token), then the E(FORTIGATE_TOKEN) environment variable is used; one of them is required.
     type: str
-    required: true
   vdom:
     description:
-      - The VDOM to work in.
-      - If not set, the value of the E(FORTIGATE_VDOM) environment variable is used.
+      - The FortiGate VDOM to work in.
+      - If not set, O(fortigate.vdom), then the E(FORTIGATE_VDOM) environment variable is used, else V(root).
     type: str
-    default: root
   validate_certs:
     description:
       - Verify the TLS certificate of the FortiGate.
       - V(false) accepts any certificate (Knocknoc's C(Insecure) setting); prefer O(ca_path), O(tls_server_name) or
         O(tls_fingerprint).
-      - If not set, the value of the E(FORTIGATE_VALIDATE_CERTS) environment variable is used.
+      - If not set, O(fortigate.validate_certs), then the E(FORTIGATE_VALIDATE_CERTS) environment variable is used, else
+        V(true).
     type: bool
-    default: true
   ca_path:
     description:
-      - PEM file (or directory) with the CA certificate(s) that signed the FortiGate certificate, for a private CA.
-      - If not set, the value of the E(FORTIGATE_CA_PATH) environment variable is used.
+      - PEM file (or directory) with the CA certificate(s) that signed the certificate of the FortiGate, for a private CA.
+      - If not set, O(fortigate.ca_path), then the E(FORTIGATE_CA_PATH) environment variable is used.
     type: path
   tls_server_name:
     description:
       - Verify the certificate against this name instead of the host in O(url), and send it as TLS SNI.
       - Fortinet appliances carry their serial number (for example V(FGVM01TM24000001)) in their certificate, not their IP
         address.
-      - If not set, the value of the E(FORTIGATE_TLS_SERVER_NAME) environment variable is used.
+      - If not set, O(fortigate.tls_server_name), then the E(FORTIGATE_TLS_SERVER_NAME) environment variable is used.
     type: str
   tls_fingerprint:
     description:
-      - Pin the SHA-256 fingerprint of the FortiGate certificate, as V(AA:BB:...) or 64 hex digits (C(openssl x509 -noout
+      - Pin the SHA-256 fingerprint of the certificate of the FortiGate, as V(AA:BB:...) or 64 hex digits (C(openssl x509 -noout
         -fingerprint -sha256) output is accepted).
       - With a pin the certificate chain need not verify, so a self-signed certificate works without O(validate_certs=false).
-      - If not set, the value of the E(FORTIGATE_TLS_FINGERPRINT) environment variable is used.
+      - If not set, O(fortigate.tls_fingerprint), then the E(FORTIGATE_TLS_FINGERPRINT) environment variable is used.
     type: str
   timeout:
     description:
       - Seconds to wait for the connection and for each answer (the Knocknoc agent waits 10 seconds).
-      - If not set, the value of the E(FORTIGATE_TIMEOUT) environment variable is used.
+      - If not set, O(fortigate.timeout), then the E(FORTIGATE_TIMEOUT) environment variable is used, else V(10).
     type: int
-    default: 10
   retries:
     description:
       - How many times a failed request is repeated, with exponential backoff and jitter (at most 5 seconds per wait, honouring
         C(Retry-After)).
       - Retried are connections that could not be established (the request was never sent), and, for requests that are safe to
-        repeat,
-        dropped connections and HTTP 429, 502, 503 and 504. Timeouts and HTTP 401 and 403 are never retried.
+        repeat, dropped connections and HTTP 429, 502, 503 and 504. Timeouts and HTTP 401 and 403 are never retried.
+      - If not set, O(fortigate.retries) is used, else V(3).
     type: int
-    default: 3
+  fortigate:
+    description:
+      - The FortiGate connection as one dictionary, with the keys of the options of the same names (O(url), O(token), O(vdom),
+        O(validate_certs), O(ca_path), O(tls_server_name), O(tls_fingerprint), O(timeout), O(retries)).
+      - Meant for C(module_defaults) of C(group/knocknoc.fortinet.fortigate), so that one variable carries a whole connection.
+      - Key by key, an option of the same name wins over this dictionary, and this dictionary over the environment variables.
+    type: dict
+    suboptions:
+      url:
+        description:
+          - As O(url).
+        type: str
+      token:
+        description:
+          - As O(token).
+        type: str
+      vdom:
+        description:
+          - As O(vdom).
+        type: str
+      validate_certs:
+        description:
+          - As O(validate_certs).
+        type: bool
+      ca_path:
+        description:
+          - As O(ca_path).
+        type: path
+      tls_server_name:
+        description:
+          - As O(tls_server_name).
+        type: str
+      tls_fingerprint:
+        description:
+          - As O(tls_fingerprint).
+        type: str
+      timeout:
+        description:
+          - As O(timeout).
+        type: int
+      retries:
+        description:
+          - As O(retries).
+        type: int
 requirements:
   - requests (Python library, on the host that runs the module)
 """

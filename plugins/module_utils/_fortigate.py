@@ -24,13 +24,12 @@ try:
 except ImportError:  # pragma: no cover
     quote = None
 
-from ansible.module_utils.basic import env_fallback
-
+# The connection options live in _connection; modules import fortigate_argspec from here too.
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import fortigate_argspec  # pylint: disable=unused-import
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import resolve_fortigate_params
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import (
     HttpClient,
-    merged_argspec,
-    tls_argspec,
     tls_kwargs,
 )
 
@@ -67,20 +66,6 @@ FORTIOS_ERRORS = {
 DUPLICATE_ERRORS = (-5, -15)
 
 API = "/api/v2"
-
-
-def fortigate_argspec(**options):
-    """Connection options of a FortiGate module, plus the module's own ``options``.
-
-    Mirrored by the ``knocknoc.fortinet.fortigate`` doc fragment.
-    """
-    spec = {
-        "url": dict(type="str", required=True, fallback=(env_fallback, ["FORTIGATE_URL"])),
-        "token": dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["FORTIGATE_TOKEN"])),
-        "vdom": dict(type="str", default="root", fallback=(env_fallback, ["FORTIGATE_VDOM"])),
-    }
-    spec.update(tls_argspec("FORTIGATE"))
-    return merged_argspec(spec, options)
 
 
 def parse_version(text):
@@ -131,9 +116,11 @@ class FortiGateClient(HttpClient):
         self._status = None
 
     @classmethod
-    def from_params(cls, params):
-        """Build from module params shaped by :func:`fortigate_argspec`."""
-        return cls(params.get("url"), params.get("token"), vdom=params.get("vdom"), **tls_kwargs(params))
+    def from_params(cls, params, environ=None):
+        """Build from module params shaped by :func:`fortigate_argspec` (top-level options, the
+        ``fortigate`` dict, ``FORTIGATE_*``: see ``_connection``)."""
+        resolved = resolve_fortigate_params(params, environ)
+        return cls(resolved["url"], resolved["token"], vdom=resolved["vdom"], **tls_kwargs(resolved))
 
     # -- URLs and envelopes -----------------------------------------------------------------------
     @staticmethod

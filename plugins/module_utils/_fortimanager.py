@@ -20,18 +20,19 @@ URL (refused from 7.4.7/7.6.2) and without ``session``.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 
-from ansible.module_utils.basic import env_fallback
-
+# The connection options live in _connection; modules import these from here too.
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import (  # pylint: disable=unused-import
+    fortimanager_argspec,
+    fortinet_argspec,
+    resolve_fortimanager_params,
+    resolve_fortinet_params,
+)
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import (
     HttpClient,
-    merged_argspec,
-    resolve_tls_params,
-    tls_argspec,
     tls_kwargs,
 )
 
@@ -80,65 +81,13 @@ IDEMPOTENT_RPC_METHODS = frozenset(("get", "set", "update"))
 DEFAULT_TARGET_GROUP = "All_FortiGate"
 
 
-def fortimanager_argspec(**options):
-    """Connection options of a FortiManager module, plus the module's own ``options``.
-
-    Mirrored by the ``knocknoc.fortinet.fortimanager`` doc fragment.
-    """
-    spec = {
-        "url": dict(type="str", required=True, fallback=(env_fallback, ["FORTIMANAGER_URL"])),
-        "token": dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["FORTIMANAGER_TOKEN"])),
-        "adom": dict(type="str", default="root", fallback=(env_fallback, ["FORTIMANAGER_ADOM"])),
-    }
-    spec.update(tls_argspec("FORTIMANAGER"))
-    return merged_argspec(spec, options)
-
-
-def fortinet_argspec(**options):
-    """Connection options of a module that works on a FortiGate directly or through FortiManager.
-
-    No fallbacks or defaults in the spec: :func:`connection_from_params` resolves them at run
-    time from ``FORTIMANAGER_*`` or ``FORTIGATE_*`` as ``use_fortimanager`` says. Mirrored by the
-    ``knocknoc.fortinet.fortinet`` doc fragment.
-    """
-    spec = {
-        "url": dict(type="str"),
-        "token": dict(type="str", no_log=True),
-        "use_fortimanager": dict(type="bool", default=False),
-        "vdom": dict(type="str"),
-        "adom": dict(type="str"),
-    }
-    spec.update(tls_argspec(None, runtime_env=True))
-    return merged_argspec(spec, options)
-
-
-def resolve_fortinet_params(params, environ=None):
-    """``params`` of :func:`fortinet_argspec` with environment fallbacks and defaults applied:
-    ``url``/``token``/``adom`` from ``FORTIMANAGER_*`` when ``use_fortimanager`` else
-    ``url``/``token``/``vdom`` from ``FORTIGATE_*``; ``vdom`` and ``adom`` default to ``root``.
-    Raises when ``url`` or ``token`` is missing, naming the option and the variable."""
-    environ = os.environ if environ is None else environ
-    prefix = "FORTIMANAGER" if params.get("use_fortimanager") else "FORTIGATE"
-    resolved = dict(params)
-    for name in ("url", "token"):
-        if not resolved.get(name):
-            resolved[name] = environ.get("%s_%s" % (prefix, name.upper())) or None
-        if not resolved.get(name):
-            raise KnocknocError(None, "option %s is required (or set %s_%s)" % (name, prefix, name.upper()),
-                                description="Invalid connection option")
-    resolved["vdom"] = resolved.get("vdom") or environ.get("FORTIGATE_VDOM") or "root"
-    resolved["adom"] = resolved.get("adom") or environ.get("FORTIMANAGER_ADOM") or "root"
-    resolved.update(resolve_tls_params(params, prefix, environ))
-    return resolved
-
-
 def connection_from_params(params, environ=None):
     """A :class:`FortiManagerClient` (``use_fortimanager``) or a :class:`FortiGateClient` for
-    module params shaped by :func:`fortinet_argspec`."""
+    module params shaped by :func:`fortinet_argspec` (resolved by :func:`resolve_fortinet_params`)."""
     resolved = resolve_fortinet_params(params, environ)
     if resolved.get("use_fortimanager"):
-        return FortiManagerClient.from_params(resolved)
-    return FortiGateClient.from_params(resolved)
+        return FortiManagerClient.from_params(resolved, environ)
+    return FortiGateClient.from_params(resolved, environ)
 
 
 def device_target(adom, device):
@@ -185,9 +134,11 @@ class FortiManagerClient(HttpClient):
         self._no_workspace = set()
 
     @classmethod
-    def from_params(cls, params):
-        """Build from module params shaped by :func:`fortimanager_argspec`."""
-        return cls(params.get("url"), params.get("token"), adom=params.get("adom"), **tls_kwargs(params))
+    def from_params(cls, params, environ=None):
+        """Build from module params shaped by :func:`fortimanager_argspec` (top-level options, the
+        ``fortimanager`` dict, ``FORTIMANAGER_*``: see ``_connection``)."""
+        resolved = resolve_fortimanager_params(params, environ)
+        return cls(resolved["url"], resolved["token"], adom=resolved["adom"], **tls_kwargs(resolved))
 
     # -- JSON-RPC -------------------------------------------------------------------------------------
     def rpc(self, method, params, idempotent=None):

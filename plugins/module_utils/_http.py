@@ -43,8 +43,10 @@ except ImportError:  # urllib3 ships with requests; without it requests is missi
     InsecureRequestWarning = Warning
     NewConnectionError = None
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+# resolve_tls_params is _connection's; importable from here as before.
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import resolve_tls_params  # pylint: disable=unused-import
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, redact
 
 DEFAULT_TIMEOUT = 10  # seconds: the Knocknoc agent's connect/response budget (202004)
@@ -73,90 +75,22 @@ def hide_url_credentials(module, *options):
     """
     for option in options or list(module.params):
         value = module.params.get(option)
-        if not isinstance(value, str) or "://" not in value or "@" not in value:
-            continue
-        try:
-            password = urlsplit(value.strip()).password
-        except ValueError:
-            continue
-        if password:
-            module.no_log_values.add(password)
-
-
-def tls_argspec(env_prefix, runtime_env=False):
-    """Shared connection options (TLS, timeout, retries) of every API.
-
-    ``env_prefix`` is ``FORTIGATE``, ``FORTIMANAGER`` or ``KNOCKNOC``; the environment variables
-    ``<prefix>_VALIDATE_CERTS``, ``<prefix>_CA_PATH``, ``<prefix>_TLS_SERVER_NAME``,
-    ``<prefix>_TLS_FINGERPRINT`` and ``<prefix>_TIMEOUT`` are fallbacks. With ``runtime_env``
-    (modules that pick the API at run time) there are no fallbacks nor defaults in the spec:
-    :func:`resolve_tls_params` fills them in.
-    """
-    def fallback(name):
-        if runtime_env:
-            return {}
-        return {"fallback": (env_fallback, ["%s_%s" % (env_prefix, name)])}
-
-    spec = {
-        "validate_certs": dict(type="bool", **fallback("VALIDATE_CERTS")),
-        "ca_path": dict(type="path", **fallback("CA_PATH")),
-        "tls_server_name": dict(type="str", **fallback("TLS_SERVER_NAME")),
-        "tls_fingerprint": dict(type="str", **fallback("TLS_FINGERPRINT")),
-        "timeout": dict(type="int", **fallback("TIMEOUT")),
-        "retries": dict(type="int"),
-    }
-    if not runtime_env:
-        spec["validate_certs"]["default"] = True
-        spec["timeout"]["default"] = DEFAULT_TIMEOUT
-        spec["retries"]["default"] = DEFAULT_RETRIES
-    return spec
+        # The connection dicts (fortigate, fortimanager, knocknoc) carry a url too.
+        for text in (value.values() if isinstance(value, dict) else (value,)):
+            if not isinstance(text, str) or "://" not in text or "@" not in text:
+                continue
+            try:
+                password = urlsplit(text.strip()).password
+            except ValueError:
+                continue
+            if password:
+                module.no_log_values.add(password)
 
 
 def tls_kwargs(params):
     """The shared TLS/timeout/retries options of module ``params`` as client keyword arguments."""
     return dict((name, params.get(name)) for name in (
         "validate_certs", "ca_path", "tls_server_name", "tls_fingerprint", "timeout", "retries"))
-
-
-def _env_bool(value):
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on", "y", "t"):
-        return True
-    if text in ("0", "false", "no", "off", "n", "f"):
-        return False
-    raise ValueError(value)
-
-
-def resolve_tls_params(params, env_prefix, environ=None):
-    """The shared options of ``params`` with ``<env_prefix>_*`` environment fallbacks and
-    defaults applied (for argspecs built with ``runtime_env=True``)."""
-    environ = os.environ if environ is None else environ
-    result = {}
-    for name in ("validate_certs", "ca_path", "tls_server_name", "tls_fingerprint", "timeout", "retries"):
-        value = params.get(name)
-        env_name = "%s_%s" % (env_prefix, name.upper())
-        if value is None and name != "retries" and environ.get(env_name):
-            raw = environ[env_name]
-            try:
-                if name == "validate_certs":
-                    value = _env_bool(raw)
-                elif name == "timeout":
-                    value = int(raw)
-                elif name == "ca_path":
-                    value = os.path.expanduser(os.path.expandvars(raw))
-                else:
-                    value = raw
-            except ValueError:
-                raise KnocknocError(None, "environment variable %s has an invalid value" % env_name,
-                                    description="Invalid connection option")
-        result[name] = value
-    if result["validate_certs"] is None:
-        result["validate_certs"] = True
-    if result["timeout"] is None:
-        result["timeout"] = DEFAULT_TIMEOUT
-    if result["retries"] is None:
-        result["retries"] = DEFAULT_RETRIES
-    return result
 
 
 def normalize_fingerprint(value):

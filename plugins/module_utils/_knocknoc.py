@@ -21,32 +21,18 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible.module_utils.basic import env_fallback
-
+# The connection options live in _connection; modules import knocknoc_argspec from here too.
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import knocknoc_argspec  # pylint: disable=unused-import
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import resolve_knocknoc_params
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, basic_auth_secret
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import (
     HttpClient,
-    merged_argspec,
-    tls_argspec,
     tls_kwargs,
 )
 
 API = "/api/v1"
 # Knocknoc's Traefik plugin caps an allowlist body at 32 MiB.
 ALLOWLIST_MAX_BYTES = 32 * 1024 * 1024
-
-
-def knocknoc_argspec(**options):
-    """Connection options of a Knocknoc module, plus the module's own ``options``.
-
-    Mirrored by the ``knocknoc.fortinet.knocknoc`` doc fragment.
-    """
-    spec = {
-        "url": dict(type="str", required=True, fallback=(env_fallback, ["KNOCKNOC_URL"])),
-        "token": dict(type="str", no_log=True, fallback=(env_fallback, ["KNOCKNOC_TOKEN"])),
-    }
-    spec.update(tls_argspec("KNOCKNOC"))
-    return merged_argspec(spec, options)
 
 
 def _clean_entry(line):
@@ -122,9 +108,11 @@ class KnocknocClient(HttpClient):
         self.allowlist_format = None  # "txt" or "json": how the last allowlist() reply was read
 
     @classmethod
-    def from_params(cls, params):
-        """Build from module params shaped by :func:`knocknoc_argspec`."""
-        return cls(params.get("url"), params.get("token"), **tls_kwargs(params))
+    def from_params(cls, params, environ=None):
+        """Build from module params shaped by :func:`knocknoc_argspec` (top-level options, the
+        ``knocknoc`` dict, ``KNOCKNOC_*``: see ``_connection``)."""
+        resolved = resolve_knocknoc_params(params, environ)
+        return cls(resolved["url"], resolved["token"], **tls_kwargs(resolved))
 
     def status_error(self, response):
         data = response.data if isinstance(response.data, dict) else {}

@@ -222,6 +222,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import FORTIMANAGER, resolve_option
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import (
     FortiManagerClient,
@@ -285,7 +286,7 @@ def validate(module):
     path = (p["path"] or "").strip()
     if not path.startswith("/"):
         path = "/" + path
-    path = path.rstrip("/").replace("{adom}", p["adom"] or "root")
+    path = path.rstrip("/").replace("{adom}", resolve_option(p, "adom", FORTIMANAGER))
     if not re.match(r"^/[A-Za-z0-9_./ -]+$", path) or "{" in path:
         module.fail_json(msg="path must be a JSON-RPC table URL such as /pm/config/adom/{adom}/obj/firewall/addrgrp,"
                          " got %r" % p["path"])
@@ -448,7 +449,7 @@ def run(module, path, key, policy):
     if install and (result["changed"] or install["force"]):
         result["changed"] = True
         if not module.check_mode:
-            install_adom = install["adom"] or p["adom"] or "root"
+            install_adom = install["adom"] or client.adom
             # Held across the install: FortiManager installs what is saved, and an ADOM in workspace
             # mode needs its lock for an install (the lock is free again afterwards).
             with client.workspace(install_adom):

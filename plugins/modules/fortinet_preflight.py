@@ -141,7 +141,7 @@ options:
 extends_documentation_fragment:
   - knocknoc.fortinet.fortinet
   - knocknoc.fortinet.attributes
-  - knocknoc.fortinet.attributes.ACTIONGROUP_FORTIGATE
+  - knocknoc.fortinet.attributes.ACTIONGROUP_FORTINET
 attributes:
   check_mode:
     support: full

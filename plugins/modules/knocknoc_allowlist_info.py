@@ -27,10 +27,14 @@ options:
       - The full allowlist URL, as shown by the Knoc (RV(knocknoc.fortinet.knocknoc_knoc#module:allowlist_url)), for
         example V(https://example.knoc.cloud/api/v1/allowlists/<aclId>/<token>.txt). A V(.json) URL is read as JSON.
       - Must start with V(https://). Credentials in the URL (V(https://user:key@...)) are refused; use O(api_key).
-      - If not set, the value of the E(KNOCKNOC_URL) environment variable is used (with C(module_defaults) for the
-        C(knocknoc) group, set O(url) on the task, since the group default is the server URL).
+      - If not set, the value of the E(KNOCKNOC_URL) environment variable is used. O(knocknoc.url), the server URL, is
+        not used.
     type: str
     required: true
+  knocknoc:
+    description:
+      - The Knocknoc server connection, as C(module_defaults) of the C(knocknoc) group sets it. Only its TLS and timeout
+        keys apply here; O(url) is the allowlist's own URL.
   token:
     description:
       - Not used by this module (an allowlist is read with O(api_key)); accepted so that C(module_defaults) of the
@@ -101,8 +105,9 @@ format:
 
 import ipaddress
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import resolve_knocknoc_params
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, redact
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials, tls_kwargs
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import KnocknocClient, knocknoc_argspec
@@ -122,6 +127,8 @@ def canonical(entry):
 
 def main():
     argument_spec = knocknoc_argspec(
+        # The allowlist itself, not the server: never taken from the knocknoc dict.
+        url=dict(type="str", required=True, fallback=(env_fallback, ["KNOCKNOC_URL"])),
         api_key=dict(type="str", required=True, no_log=True),
         username=dict(type="str", default="apikey"),
     )
@@ -131,7 +138,7 @@ def main():
     p = module.params
     try:
         # The URL is the allowlist itself; the client refuses plain HTTP and user:password@.
-        client = KnocknocClient(p["url"], **tls_kwargs(p))
+        client = KnocknocClient(p["url"], **tls_kwargs(resolve_knocknoc_params(p)))
         entries = client.allowlist(client.base_url, p["api_key"], p["username"])
     except KnocknocError as err:
         # A URL with credentials must not come back in the module's invocation either.

@@ -324,6 +324,7 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import resolve_knocknoc_params
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, redact
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import KnocknocClient, knocknoc_argspec
@@ -628,7 +629,7 @@ def main():
     try:
         if p["state"] == "present":
             desired_state(p)  # every option checked before the first request
-        if not p["token"]:
+        if not resolve_knocknoc_params(p)["token"]:
             raise invalid("token is required for the Knocknoc management API (or set KNOCKNOC_TOKEN)")
         client = KnocknocClient.from_params(p)
         for secret in secrets:

@@ -1,26 +1,32 @@
 # Copyright: Contributors to the knocknoc.fortinet project
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Each connection doc fragment mirrors its argspec option for option (type, default, required,
-choices, env var named), as validate-modules will check in every module that uses them."""
+"""Each connection doc fragment mirrors its argspec option for option, suboptions included (type,
+default, required, choices), and names where an unset option comes from (the API's dict, the
+environment variable), as validate-modules and a reader need in every module that uses them."""
 
 import importlib
 
 import pytest
 import yaml
 
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import fortigate_argspec
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import (
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import (
+    FORTIGATE,
+    FORTIMANAGER,
+    KNOCKNOC,
+    NO_ENVIRONMENT,
+    api_options,
+    fortigate_argspec,
     fortimanager_argspec,
     fortinet_argspec,
+    knocknoc_argspec,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import knocknoc_argspec
 
 FRAGMENTS = {
-    "fortigate": fortigate_argspec,
-    "fortimanager": fortimanager_argspec,
-    "fortinet": fortinet_argspec,
-    "knocknoc": knocknoc_argspec,
+    "fortigate": (fortigate_argspec, (FORTIGATE,)),
+    "fortimanager": (fortimanager_argspec, (FORTIMANAGER,)),
+    "fortinet": (fortinet_argspec, (FORTIGATE, FORTIMANAGER)),
+    "knocknoc": (knocknoc_argspec, (KNOCKNOC,)),
 }
 
 
@@ -29,20 +35,43 @@ def fragment(name, attribute="DOCUMENTATION"):
     return yaml.safe_load(getattr(module.ModuleDocFragment, attribute))
 
 
-@pytest.mark.parametrize("name", sorted(FRAGMENTS))
-def test_fragment_mirrors_argspec(name):
-    spec = FRAGMENTS[name]()
-    options = fragment(name)["options"]
-    assert sorted(options) == sorted(spec)
+def same_options(options, spec, where):
+    assert sorted(options) == sorted(spec), where
     for option, doc in options.items():
         arg = spec[option]
-        assert doc["type"] == arg["type"], option
-        assert doc.get("default") == arg.get("default"), option
-        assert bool(doc.get("required")) == bool(arg.get("required")), option
-        assert doc.get("choices") == arg.get("choices"), option
-        text = " ".join(doc["description"])
-        for variable in (arg.get("fallback") or (None, []))[1]:
-            assert "E(%s)" % variable in text, (option, variable)
+        assert doc["type"] == arg["type"], (where, option)
+        assert doc.get("default") == arg.get("default"), (where, option)
+        assert bool(doc.get("required")) == bool(arg.get("required")), (where, option)
+        assert doc.get("choices") == arg.get("choices"), (where, option)
+        assert "fallback" not in arg, (where, option)  # resolved at run time, in the documented order
+        assert bool(doc.get("suboptions")) == bool(arg.get("options")), (where, option)
+        if arg.get("options"):
+            same_options(doc["suboptions"], arg["options"], "%s.%s" % (where, option))
+
+
+@pytest.mark.parametrize("name", sorted(FRAGMENTS))
+def test_fragment_mirrors_argspec(name):
+    argspec, apis = FRAGMENTS[name]
+    options = fragment(name)["options"]
+    same_options(options, argspec(), name)
+    for api in apis:
+        assert options[api.name]["suboptions"].keys() == set(api_options(api))
+        for option in api_options(api):
+            if option not in options:
+                continue
+            text = " ".join(options[option]["description"])
+            assert "O(%s.%s)" % (api.name, option) in text, (name, option)
+            if option not in NO_ENVIRONMENT:
+                assert "E(%s_%s)" % (api.env_prefix, option.upper()) in text, (name, option)
+
+
+def test_tokens_are_secret_everywhere():
+    for argspec, _apis in FRAGMENTS.values():
+        spec = argspec()
+        assert spec["token"]["no_log"] is True
+        for option in spec.values():
+            if option.get("options"):
+                assert option["options"]["token"]["no_log"] is True
 
 
 def test_attribute_fragments():
@@ -52,5 +81,7 @@ def test_attribute_fragments():
         action_group = fragment("attributes", "ACTIONGROUP_%s" % group.upper())["attributes"]["action_group"]
         assert action_group["membership"] == ["knocknoc.fortinet.%s" % group]
         assert action_group["support"] == "full"
+    both = fragment("attributes", "ACTIONGROUP_FORTINET")["attributes"]["action_group"]
+    assert both["membership"] == ["knocknoc.fortinet.fortigate", "knocknoc.fortinet.fortimanager"]
     info = fragment("attributes", "INFO_MODULE")["attributes"]
     assert info["check_mode"]["support"] == "full" and info["diff_mode"]["support"] == "N/A"

@@ -163,10 +163,9 @@ def test_malformed_envelope_is_202150(fgt, server):
 
 def test_from_params_and_argspec():
     spec = fortigate_argspec(name=dict(type="str", required=True))
-    assert spec["token"]["no_log"] is True and spec["vdom"]["default"] == "root"
+    assert spec["token"]["no_log"] is True and spec["vdom"] == {"type": "str"}  # resolved at run time (_connection)
     assert spec["name"] == {"type": "str", "required": True}
-    assert spec["url"]["fallback"][1] == ["FORTIGATE_URL"]
-    assert spec["validate_certs"]["fallback"][1] == ["FORTIGATE_VALIDATE_CERTS"]
+    assert spec["fortigate"]["options"]["token"]["no_log"] is True
     params = {"url": "https://fw.example.com/", "token": TOKEN, "vdom": "dmz", "validate_certs": True,
               "ca_path": None, "tls_server_name": None, "tls_fingerprint": None, "timeout": 5, "retries": 1}
     client = FortiGateClient.from_params(params)

@@ -296,8 +296,7 @@ def test_task_errors_and_deadline(fmg, fake):
 # -- argspecs and the dual factory --------------------------------------------------------------------
 def test_argspecs():
     spec = fortimanager_argspec()
-    assert spec["adom"] == {"type": "str", "default": "root", "fallback": spec["adom"]["fallback"]}
-    assert spec["adom"]["fallback"][1] == ["FORTIMANAGER_ADOM"]
+    assert spec["adom"] == {"type": "str"} and spec["fortimanager"]["options"]["adom"] == {"type": "str"}
     dual = fortinet_argspec()
     assert dual["use_fortimanager"] == {"type": "bool", "default": False}
     assert all("fallback" not in option and "default" not in option
