@@ -270,6 +270,10 @@ def test_invalid_input_fails_before_any_call(labview, run_module):
     assert result["failed"] and "resource_name" in result["msg"]
     result = run_module("fortinet_preflight", fgt_args(labview, mode="active", address_group="g", test_ip="nope"))
     assert result["failed"] and "test_ip" in result["msg"]
+    # An empty device target used to end in a traceback; it is refused, naming the option.
+    result = run_module("fortinet_preflight", fmg_args(labview, mode="passive_plus", resource_name="kk_allow",
+                                                       device_targets=""))
+    assert result["failed"] and "device_targets" in result["msg"] and "Traceback" not in result["msg"]
     assert labview.counters() == before
 
 

@@ -1,0 +1,212 @@
+# Copyright: Contributors to the knocknoc.fortinet project
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Checklist area "Your push path is correct" / "Your API user is correct": the agent's API user
+exists, is restricted to the agent by trusted hosts, has the permissions the mode needs (least
+privilege as a warning), and the agent's own key is accepted. On a FortiGate (``system/api-user``,
+``system/accprofile``) or on FortiManager (admin user and profile)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight import fmg as fmg_reads
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.report import case_hint, find_exact, join
+
+# FortiManager trusted-host slot values: allow-all, and "unused" (reference E3).
+ALLOW_ALL_V4 = ("0.0.0.0", "0.0.0.0")
+UNUSED_V4 = ("255.255.255.255", "255.255.255.255")
+# FortiOS admin-profile permission groups (reference A, system/accprofile).
+FGT_GROUPS = ("secfabgrp", "ftviewgrp", "authgrp", "sysgrp", "netgrp", "loggrp", "fwgrp", "vpngrp", "utmgrp",
+              "wanoptgrp", "wifi")
+NO_API_USER = "no api_user given"
+
+
+def accprofile_permission(profile, group, sub):
+    """A FortiOS admin profile's level for ``group`` (``sub`` of it when the group is custom)."""
+    value = profile.get(group, "none")
+    if value == "custom":
+        return (profile.get(group + "-permission") or {}).get(sub, "none")
+    return value
+
+
+def trusthost_problems(hosts):
+    """Problems with FortiOS api-user trusthost entries (allow-all, none at all) and their networks."""
+    problems, networks = [], []
+    for host in hosts or []:
+        if host.get("type", "ipv4-trusthost") == "ipv6-trusthost":
+            net = ipaddress.ip_network(host.get("ipv6-trusthost") or "::/0", strict=False)
+        else:
+            text = host.get("ipv4-trusthost") or "0.0.0.0 0.0.0.0"
+            net = ipaddress.ip_network("/".join(text.split()), strict=False)
+        if net.prefixlen == 0:
+            problems.append("trusted host %s allows every address" % net)
+        networks.append(net)
+    if not networks:
+        problems.append("no trusted hosts (any source may use the key)")
+    return problems, networks
+
+
+def covers(networks, address):
+    """Whether ``address`` lies in one of ``networks`` (an unparsable address never does)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip.version == net.version and ip in net for net in networks)
+
+
+def _trusthost_text(host):
+    if host.get("type", "ipv4-trusthost") == "ipv4-trusthost":
+        return host.get("ipv4-trusthost")
+    return host.get("ipv6-trusthost")
+
+
+# -- FortiGate ---------------------------------------------------------------------------------------
+def check_fortigate_api_user(report, target, mode, name, agent_address):
+    item_restricted = "Device API user exists and is IP-restricted to the agent (not the end user)"
+    item_perm = "API user has the permissions for %s" % ("Passive+" if mode == "passive_plus" else "Active")
+    if not name:
+        report.skip(item_restricted, NO_API_USER)
+        report.skip(item_perm, NO_API_USER)
+        return
+    state = {}
+
+    def restricted():
+        user, others = find_exact(target.table("system/api-user"), "name", name)
+        if user is None:
+            return False, "no REST API administrator named %s%s" % (name, case_hint(others)), \
+                "Create the REST API administrator (role knocknoc.fortinet.api_user) or give its exact name."
+        state["user"] = user
+        problems, networks = trusthost_problems(user.get("trusthost"))
+        if agent_address and not covers(networks, agent_address):
+            problems.append("trusted hosts do not contain the agent address %s" % agent_address)
+        if problems:
+            return False, "%s: %s" % (name, "; ".join(problems))
+        return True, "%s: trusted hosts %s" % (name, ", ".join(_trusthost_text(h) for h in user.get("trusthost") or []))
+    report.run("api_user_restricted", item_restricted, restricted,
+               "Set the REST API administrator's trusted hosts to the agent's address only (never 0.0.0.0/0).")
+    if "user" not in state:
+        return
+
+    def permissions():
+        profile_name = state["user"].get("accprofile")
+        profile, _others = find_exact(target.table("system/accprofile"), "name", profile_name)
+        if profile is None:
+            return False, "admin profile %s not found" % profile_name
+        state["profile"] = profile
+        if mode == "passive_plus":
+            level = accprofile_permission(profile, "sysgrp", "cfg")
+            return level == "read-write", "profile %s: System > Configuration is %s" % (profile_name, level), \
+                "Give the profile System > Configuration (Custom) Read/Write (sysgrp custom, cfg read-write)."
+        level = accprofile_permission(profile, "fwgrp", "address")
+        return level == "read-write", "profile %s: Firewall (address) is %s" % (profile_name, level), \
+            "Give the profile Firewall Read/Write (fwgrp read-write)."
+    report.run("api_user_permissions", item_perm, permissions, "Fix the admin profile.")
+    if "profile" not in state:
+        return
+
+    def least_privilege():
+        profile = state["profile"]
+        needed = "sysgrp" if mode == "passive_plus" else "fwgrp"
+        extra = [g for g in FGT_GROUPS if g != needed and profile.get(g, "none") != "none"]
+        if mode == "passive_plus" and profile.get("sysgrp") != "custom":
+            extra.append("sysgrp %s (only cfg is needed)" % profile.get("sysgrp"))
+        elif mode == "passive_plus":
+            extra.extend("sysgrp %s" % sub for sub, level in sorted((profile.get("sysgrp-permission") or {}).items())
+                         if sub != "cfg" and level != "none")
+        return (not extra, "profile %s also grants: %s" % (profile.get("name"), ", ".join(extra)) if extra
+                else "profile %s grants only what the mode needs" % profile.get("name"))
+    report.run("api_user_least_privilege", "Minimum permissions are used", least_privilege,
+               "Use a custom admin profile that grants only what the mode needs, everything else None.",
+               severity="warning")
+
+
+def probe_agent(report, targets, mode, resource_name):
+    """The agent's own key: accepted, and allowed to do the mode's operation (one read per target)."""
+    def probe():
+        notes = []
+        for target in targets:
+            if mode == "passive_plus":
+                target.entry_list(resource_name, agent=True)
+                notes.append("%s: may read the external resource's entries" % target.label)
+            else:
+                target.agent.get_table("firewall/addrgrp", vdom=target.vdom, fields=["name"])
+                notes.append("%s: may read the address groups" % target.label)
+        return True, join(notes)
+    report.run("agent_access", "The agent's API key is accepted and allowed for this mode", probe,
+               "Check the agent's API key (regenerated?), its trusted hosts and its admin profile (202001/202002).")
+
+
+# -- FortiManager ------------------------------------------------------------------------------------
+def fmg_trusthost_networks(user, slots=range(1, 11)):
+    """(problems, networks) of a FortiManager admin's IPv4 trusted-host slots (unused ones skipped)."""
+    problems, networks = [], []
+    for slot in slots:
+        value = user.get("trusthost%d" % slot)
+        if not isinstance(value, list) or tuple(value) == UNUSED_V4:
+            continue
+        if tuple(value) == ALLOW_ALL_V4:
+            problems.append("trusthost%d allows every address (0.0.0.0/0.0.0.0)" % slot)
+        networks.append(ipaddress.ip_network("%s/%s" % tuple(value), strict=False))
+    if not networks:
+        problems.append("no IPv4 trusted host set (slot 1 defaults to allow-all)")
+    return problems, networks
+
+
+def check_fmg_api_user(report, fmg, mode, name, agent_address):
+    item_restricted = "FortiManager API user exists and is IP-restricted to the agent (not the end user)"
+    item_perm = ("API user has the Super_User profile" if mode == "active"
+                 else "API user has DeviceManager - Manage Device Configurations read-write (or Super_User)")
+    if not name:
+        report.skip(item_restricted, NO_API_USER)
+        report.skip(item_perm, NO_API_USER)
+        return
+    state = {}
+
+    def restricted():
+        user, others = find_exact(fmg_reads.admin_users(fmg), "userid", name)
+        if user is None:
+            return False, "no administrator named %s%s" % (name, case_hint(others)), \
+                "Create the API administrator (role knocknoc.fortinet.api_user) or give its exact name."
+        user = fmg_reads.admin_user(fmg, name)
+        state["user"] = user
+        problems, networks = fmg_trusthost_networks(user)
+        if agent_address and not covers(networks, agent_address):
+            problems.append("trusted hosts do not contain the agent address %s" % agent_address)
+        if problems:
+            return False, "%s: %s" % (name, "; ".join(problems))
+        return True, "%s: trusted hosts %s" % (name, ", ".join(str(n) for n in networks))
+    report.run("api_user_restricted", item_restricted, restricted,
+               "Restrict the API administrator's trusted hosts to the agent's address (never 0.0.0.0/0.0.0.0).")
+    if "user" not in state:
+        return
+
+    def permissions():
+        user = state["user"]
+        profile = fmg_reads.admin_profile(fmg, user.get("profileid"))
+        state["profile"] = profile
+        superuser = profile.get("super-user-profile") == "enable" or user.get("profileid") == "Super_User"
+        permit = user.get("rpc-permit")
+        if permit == "from-profile":
+            permit = profile.get("rpc-permit")
+        if permit != "read-write":
+            return False, "%s: rpc-permit is %s" % (name, permit), "Set the API administrator's rpc-permit to read-write."
+        if mode == "active":
+            return superuser, "%s: profile %s" % (name, user.get("profileid")), \
+                "Assign the Super_User profile: updating administrators' trusted hosts needs it."
+        levels = dict((f, profile.get(f, "none")) for f in ("device-manager", "device-config"))
+        ok = superuser or "read-write" in levels.values()
+        return ok, "%s: profile %s (%s)" % (name, user.get("profileid"), ", ".join(
+            "%s %s" % item for item in sorted(levels.items()))), \
+            "Give the profile DeviceManager - Manage Device Configurations read-write, or assign Super_User."
+    report.run("api_user_permissions", item_perm, permissions, "Fix the API administrator's profile.")
+
+    if mode == "passive_plus" and "profile" in state:
+        def least_privilege():
+            superuser = state["profile"].get("super-user-profile") == "enable"
+            return (not superuser, "%s: profile %s%s" % (name, state["user"].get("profileid"),
+                                                         " is a super-user profile" if superuser else ""))
+        report.run("api_user_least_privilege", "Minimum permissions are used", least_privilege,
+                   "Use a custom profile with device-manager read-write and rpc-permit read-write (the Knocknoc"
+                   " knocknoc-passiveplus profile) instead of Super_User.", severity="warning")

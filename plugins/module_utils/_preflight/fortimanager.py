@@ -1,0 +1,117 @@
+# Copyright: Contributors to the knocknoc.fortinet project
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The "(FortiManager)" checklist items: the ADOM object and device targets (Passive+), and in
+Active's trusted-hosts mode the administrators Knocknoc controls (exact usernames, trusted hosts
+1-9 not allow-all)."""
+
+from __future__ import annotations
+
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import DEFAULT_TARGET_GROUP
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight import fmg as fmg_reads
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.api_user import ALLOW_ALL_V4, UNUSED_V4
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.report import case_hint, find_exact, join
+
+UNUSED_V6 = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"
+
+
+def check_adom_object(report, fmg, adom, name):
+    def adom_object():
+        obj, others = find_exact(fmg_reads.adom_external_resources(fmg, adom), "name", name)
+        if obj is None:
+            return False, "no external resource %s in ADOM %s%s" % (name, adom, case_hint(others))
+        return True, "%s exists in ADOM %s" % (name, adom)
+    report.run("adom_object", "(FortiManager) External resource was created in FortiManager", adom_object,
+               "Create the external resource as an ADOM object (module knocknoc.fortinet.fortinet_external_resource with"
+               " use_fortimanager) and install it to the FortiGates (Install Wizard).")
+
+
+def resolve_targets(fmg, adom, wanted, devices):
+    """Add to ``devices`` the device names of ``wanted`` device targets (names, serials,
+    ``adom/<a>/device/<d>``, ``adom/<a>/group/<g>``; empty: ``All_FortiGate``) and return the
+    targets that name no device. ``devices`` keeps what resolved before an error."""
+    listed = fmg_reads.adom_devices(fmg, adom)
+    bad = []
+    for target in wanted or ["adom/%s/group/%s" % (adom, DEFAULT_TARGET_GROUP)]:
+        parts = [s for s in target.split("/") if s]
+        if len(parts) == 4 and parts[0] == "adom" and parts[2] == "group":
+            if parts[3] == DEFAULT_TARGET_GROUP:
+                members = [d.get("name") for d in listed]
+            else:
+                members = fmg_reads.group_members(fmg, parts[1], parts[3])
+            devices.extend(m for m in members if m not in devices)
+            continue
+        key = parts[-1]
+        match = [d.get("name") for d in listed if key in (d.get("name"), d.get("sn"))]
+        if match:
+            devices.extend(m for m in match if m not in devices)
+        else:
+            bad.append("%s is not a device of ADOM %s" % (target, adom))
+    return bad
+
+
+def check_device_targets(report, fmg, adom, wanted):
+    """The 202101 check; returns the device names of the push targets that exist (the others are
+    reported, and the checks go on with these)."""
+    devices = []
+
+    def targets():
+        bad = resolve_targets(fmg, adom, wanted, devices)
+        if bad:
+            return False, join(bad)
+        if not devices:
+            return False, "ADOM %s has no FortiGate to push to" % adom
+        return True, "%s in ADOM %s" % (", ".join(devices), adom)
+    report.run("device_targets", "(FortiManager) ADOM and Device Targets exist", targets,
+               "Device targets must be device names or serial numbers of FortiGates managed in the Knoc's ADOM, or groups"
+               " of it; leave them empty for All_FortiGate (agent error 202101).")
+    return devices
+
+
+def allow_all_slots(user):
+    """The IPv4 and the IPv6 trusted-host slots 1-9 of a FortiManager admin that allow every address."""
+    v4 = [s for s in range(1, 10) if tuple(user.get("trusthost%d" % s) or UNUSED_V4) == ALLOW_ALL_V4]
+    v6 = [s for s in range(1, 10) if str(user.get("ipv6_trusthost%d" % s) or UNUSED_V6).endswith("/0")]
+    return v4, v6
+
+
+def check_fmg_admins(report, fmg, usernames):
+    """Active on FortiManager: each Knocknoc username is an administrator, with controlled slots 1-9."""
+    item_names = "(FortiManager) Knocknoc usernames match FortiManager admin usernames exactly"
+    if not usernames:
+        report.skip(item_names, "no usernames given")
+        return
+    found = {}
+
+    def names():
+        users = fmg_reads.admin_users(fmg)
+        bad = []
+        for name in usernames:
+            user, others = find_exact(users, "userid", name)
+            if user is None:
+                bad.append("no administrator named %r%s" % (name, case_hint(others, "usernames")))
+            else:
+                found[name] = fmg_reads.admin_user(fmg, name)
+        return (not bad, join(bad) or ", ".join(usernames) + " exist")
+    report.run("usernames", item_names, names,
+               "Rename the Knocknoc user or the FortiManager administrator so that both are exactly the same (agent error"
+               " 202051).")
+    if not found:
+        return
+    slots = dict((name, allow_all_slots(user)) for name, user in sorted(found.items()))
+
+    def slots_v4():
+        bad = ["%s: trusted host %s allow all (0.0.0.0/0.0.0.0)" % (name, ", ".join(str(s) for s in v4))
+               for name, (v4, _v6) in sorted(slots.items()) if v4]
+        return (not bad, join(bad) or "no allow-all entry in slots 1-9")
+    report.run("trusted_hosts", "(FortiManager) Trusted Hosts 1-9 are controlled (not 0.0.0.0/0.0.0.0)", slots_v4,
+               "Set trusted host 1 (and any other of 1-9 in use) to 127.0.0.1 or a controlled break-glass address;"
+               " Knocknoc only writes slot 10.")
+
+    def slots_v6():
+        bad = ["%s: IPv6 trusted host %s allow all (::/0)" % (name, ", ".join(str(s) for s in v6))
+               for name, (_v4, v6) in sorted(slots.items()) if v6]
+        return (not bad, join(bad) or "no IPv6 allow-all entry in slots 1-9")
+    report.run("trusted_hosts_ipv6", "(FortiManager) IPv6 Trusted Hosts 1-9 are controlled (not ::/0)", slots_v6,
+               "Set IPv6 trusted host 1 to ::1/128 (or a controlled address) so that IPv6 logins are restricted too.",
+               severity="warning")
