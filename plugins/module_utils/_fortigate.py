@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import re
 
-try:
-    from urllib.parse import quote
-except ImportError:  # pragma: no cover
-    quote = None
+from urllib.parse import quote, urlencode
 
 # The connection options live in _connection; modules import fortigate_argspec from here too.
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import fortigate_argspec  # pylint: disable=unused-import
@@ -94,6 +91,296 @@ def _mkey(value):
     return quote(str(value), safe="")
 
 
+def cmdb_path(path, mkey=None, child=None, child_mkey=None):
+    """``/api/v2/cmdb/<path>[/<mkey>[/<child>[/<child_mkey>]]]`` with keys URL-encoded."""
+    url = "%s/cmdb/%s" % (API, path.strip("/"))
+    if mkey is not None:
+        url += "/" + _mkey(mkey)
+        if child:
+            url += "/" + child.strip("/")
+            if child_mkey is not None:
+                url += "/" + _mkey(child_mkey)
+    return url
+
+
+def monitor_path(path):
+    """``/api/v2/monitor/<path>``."""
+    return "%s/monitor/%s" % (API, path.strip("/"))
+
+
+# -- one FortiOS call, however it travels ------------------------------------------------------------
+class Reply(object):
+    """A FortiOS answer to one :class:`FortiOSCall`, from a FortiGate directly or relayed by
+    FortiManager: what :func:`read_reply` needs to turn it into a value or a :class:`KnocknocError`.
+
+    :param status: the HTTP status (through FortiManager: the device's, from its envelope).
+    :param data: the FortiOS envelope as parsed JSON (anything; checked by the readers).
+    :param target: the FortiGate, as errors name it (its URL, or its device name).
+    :param request: ``METHOD /api/v2/...?query`` (plus where it went), for causes and details.
+    """
+
+    def __init__(self, status, data, target, request, vdom, secrets=(), attempts=1):
+        self.status = status
+        self.data = data
+        self.target = target
+        self.request = request
+        self.vdom = vdom
+        self.secrets = tuple(secrets)
+        self.attempts = attempts
+
+    def parse_error(self, what):
+        """202150: the reply does not have the shape FortiOS documents."""
+        return KnocknocError(202150, cause="unexpected reply to %s: %s" % (self.request, what),
+                             details={"http_status": self.status, "request": self.request}, secrets=self.secrets)
+
+    def status_error(self):
+        """The error for a FortiOS error answer (an HTTP error status, or ``status: error``).
+
+        401 -> 202001 and 403 -> 202002 (the agent's table); anything else has no agent code and
+        carries the FortiOS error number (reference A7) and the first line of ``cli_error``.
+        """
+        data = self.data if isinstance(self.data, dict) else {}
+        details = {"http_status": self.status, "request": self.request}
+        if self.attempts > 1:
+            details["attempts"] = self.attempts
+        fortios_error = data.get("error")
+        if isinstance(fortios_error, int) or (isinstance(fortios_error, str) and re.match(r"^-?\d+$", fortios_error)):
+            fortios_error = int(fortios_error)
+            details["fortios_error"] = fortios_error
+        else:
+            fortios_error = None
+        cli_error = data.get("cli_error")
+        if cli_error:
+            details["cli_error"] = cli_error
+        cause = "HTTP %d on %s" % (self.status, self.request)
+        if self.status in (401, 403):
+            return KnocknocError(202001 if self.status == 401 else 202002, cause=cause, details=details,
+                                 secrets=self.secrets)
+        if fortios_error is not None:
+            cause += ": FortiOS error %d (%s)" % (
+                fortios_error, FORTIOS_ERRORS.get(fortios_error, "no documented meaning"))
+        elif self.status == 404:
+            cause += ": not found"
+        elif self.status < 400:
+            cause += ": FortiOS reported status error"
+        if cli_error:
+            first = [line.strip() for line in str(cli_error).splitlines() if line.strip()]
+            if first:
+                cause += " - %s" % first[0]
+        return KnocknocError(None, cause=cause, description="FortiGate rejected the request", details=details,
+                             secrets=self.secrets)
+
+
+def read_envelope(reply):
+    """The whole envelope; ``status: error`` raises."""
+    if reply.data.get("status") == "error":
+        raise reply.status_error()
+    return reply.data
+
+
+def read_results(reply):
+    """The envelope's ``results`` list."""
+    results = read_envelope(reply).get("results")
+    if not isinstance(results, list):
+        raise reply.parse_error("'results' is not a list")
+    return results
+
+
+def read_results_object(reply):
+    """The envelope's ``results`` object (monitor calls such as entry-list)."""
+    results = read_envelope(reply).get("results")
+    if not isinstance(results, dict):
+        raise reply.parse_error("'results' is not a JSON object")
+    return results
+
+
+def read_first_result(reply):
+    """The first entry of ``results`` (a single-entry CMDB read), or None."""
+    results = read_results(reply)
+    return results[0] if results else None
+
+
+def read_deleted(reply):
+    """A delete that FortiOS acknowledged: True."""
+    read_envelope(reply)
+    return True
+
+
+def read_system_status(reply):
+    """``{"version": "7.4.4", "serial", "build", "hostname", "model"}`` of ``/monitor/system/status``."""
+    envelope = read_envelope(reply)
+    results = envelope.get("results") if isinstance(envelope.get("results"), dict) else {}
+    version = envelope.get("version") or results.get("version") or ""
+    return {
+        "version": str(version).lstrip("vV"),
+        "serial": envelope.get("serial") or results.get("serial"),
+        "build": envelope.get("build", results.get("build")),
+        "hostname": results.get("hostname"),
+        "model": results.get("model_name") or results.get("model"),
+    }
+
+
+def failed_commands(results):
+    """The commands of a push reply (reference C1) that FortiOS refused."""
+    if not isinstance(results, list):
+        return []
+    return [r for r in results if isinstance(r, dict) and r.get("status") == "error"]
+
+
+def read_push_results(reply):
+    """The per-command ``results`` of a dynamic push; a refused command raises with
+    ``details.results`` (all of them) and ``details.vdom``.
+
+    Per-command failures come back with HTTP 200; the envelope's own status may then say
+    "error" too (every command failed): the commands say why, so they are reported first.
+    """
+    results = reply.data.get("results")
+    failed = failed_commands(results)
+    if not failed and reply.data.get("status") == "error":
+        raise reply.status_error()
+    if not isinstance(results, list):
+        raise reply.parse_error("'results' is not a list")
+    if failed:
+        first = failed[0]
+        raise KnocknocError(None, cause="FortiGate %s rejected dynamic push command %r for external resource %r: %s" % (
+            reply.target, first.get("command"), first.get("name"), first.get("error") or "error"),
+            description="FortiGate rejected the request", details={"results": results, "vdom": reply.vdom},
+            secrets=reply.secrets)
+    return results
+
+
+NOT_MISSING = ()
+
+
+class FortiOSCall(object):
+    """One FortiOS REST API call, described once and run either directly
+    (:meth:`FortiGateClient.run`) or on many FortiGates at once through FortiManager
+    (``_fortigates.ProxiedFortiGates``), so that both ways read the answer alike.
+
+    :param method: ``GET``, ``POST``, ``PUT`` or ``DELETE``.
+    :param path: ``/api/v2/...`` without the query (see :func:`cmdb_path`, :func:`monitor_path`).
+    :param params: query parameters besides ``vdom`` (a list value repeats the key).
+    :param body: the JSON body.
+    :param idempotent: may be repeated after a lost answer (default: GET, PUT and DELETE).
+    :param missing: HTTP statuses that mean "not there" (usually ``(404,)``): the value is
+        then ``missing_value`` instead of an error.
+    :param read: ``read(reply) -> value`` for a successful answer (default: the envelope).
+    """
+
+    def __init__(self, method, path, params=None, body=None, idempotent=None, missing=NOT_MISSING,
+                 missing_value=None, read=read_envelope):
+        self.method = method.upper()
+        self.path = path
+        self.params = dict(params or {})
+        self.body = body
+        self.idempotent = self.method in ("GET", "PUT", "DELETE") if idempotent is None else bool(idempotent)
+        self.missing = tuple(missing)
+        self.missing_value = missing_value
+        self.read = read
+
+    def query(self, vdom):
+        """The query as ``(key, value)`` pairs: ``vdom`` first, list values repeated."""
+        pairs = [("vdom", self.params.get("vdom") or vdom)]
+        for key, value in self.params.items():
+            if key == "vdom":
+                continue
+            if isinstance(value, (list, tuple)):
+                pairs.extend((key, item) for item in value)
+            elif value is not None:
+                pairs.append((key, value))
+        return pairs
+
+    def resource(self, vdom):
+        """``path?query``, as FortiManager's proxy takes it."""
+        return "%s?%s" % (self.path, urlencode(self.query(vdom)))
+
+    def display(self, vdom):
+        return "%s %s" % (self.method, self.resource(vdom))
+
+
+def read_reply(call, reply):
+    """THE reading of a FortiOS answer, direct or proxied: the call's value, or a raised
+    :class:`KnocknocError` (see :meth:`Reply.status_error`; 202150 for a wrong shape)."""
+    if reply.status in call.missing:
+        return call.missing_value
+    if reply.status >= 400:
+        raise reply.status_error()
+    if not isinstance(reply.data, dict):
+        raise reply.parse_error("the FortiOS envelope is not a JSON object")
+    return call.read(reply)
+
+
+# -- the calls the collection makes ----------------------------------------------------------------------
+def get_table_call(path, filters=None, fields=None, params=None):
+    """Entries of a CMDB table (``results``). ``filters`` is one FortiOS filter string or a
+    list (AND); ``fields`` becomes ``format=a|b``."""
+    query = dict(params or {})
+    if filters:
+        query["filter"] = [filters] if isinstance(filters, str) else list(filters)
+    if fields:
+        query["format"] = "|".join(fields)
+    return FortiOSCall("GET", cmdb_path(path), query, read=read_results)
+
+
+def get_entry_call(path, mkey, fields=None):
+    """One CMDB entry, or None when FortiOS answers 404."""
+    return FortiOSCall("GET", cmdb_path(path, mkey), {"format": "|".join(fields)} if fields else None,
+                       missing=(404,), read=read_first_result)
+
+
+def create_call(path, data):
+    return FortiOSCall("POST", cmdb_path(path), body=data)
+
+
+def update_call(path, mkey, data):
+    return FortiOSCall("PUT", cmdb_path(path, mkey), body=data)
+
+
+def delete_call(path, mkey):
+    """True when deleted, False when it was already absent (404)."""
+    return FortiOSCall("DELETE", cmdb_path(path, mkey), missing=(404,), missing_value=False, read=read_deleted)
+
+
+def monitor_get_call(path, params=None, missing=NOT_MISSING):
+    return FortiOSCall("GET", monitor_path(path), params, missing=missing)
+
+
+def monitor_post_call(path, data=None, params=None, idempotent=False):
+    return FortiOSCall("POST", monitor_path(path), params, body=data if data is not None else {}, idempotent=idempotent)
+
+
+def system_status_call():
+    return FortiOSCall("GET", monitor_path("system/status"), read=read_system_status)
+
+
+def entry_list_call(name):
+    """An external resource's current list (reference C2 ``results``), None when FortiOS answers 404."""
+    return FortiOSCall("GET", monitor_path("system/external-resource/entry-list"), {"mkey": name},
+                       missing=(404,), read=read_results_object)
+
+
+def dynamic_push_call(commands):
+    """The push API (FortiOS 7.2.1+, reference C1). Repeatable: add, remove and snapshot converge
+    to the same list when repeated."""
+    return FortiOSCall("POST", monitor_path("system/external-resource/dynamic"), body={"commands": list(commands)},
+                       idempotent=True, read=read_push_results)
+
+
+def policy_lookup_call(srcintf, sourceip, dest, protocol="tcp", destport=None, sourceport=None, **extra):
+    """FortiOS' Policy Lookup (parameter names as in Fortinet's ``fortios_monitor_fact`` selector
+    ``firewall_policy-lookup``); the value is ``results`` (``policy_id`` 0 = implicit deny)."""
+    params = {"srcintf": srcintf, "sourceip": sourceip, "dest": dest, "protocol": protocol}
+    if destport is not None:
+        params["destport"] = destport
+    if sourceport is not None:
+        params["sourceport"] = sourceport
+    if ":" in str(sourceip) and "ipv6" not in extra:
+        params["ipv6"] = "true"
+    params.update(dict((k, v) for k, v in extra.items() if v is not None))
+    return FortiOSCall("GET", monitor_path("firewall/policy-lookup"), params,
+                       read=lambda reply: read_envelope(reply).get("results"))
+
+
 class FortiGateClient(HttpClient):
     """FortiOS REST API v2 over one HTTPS session.
 
@@ -122,114 +409,55 @@ class FortiGateClient(HttpClient):
         resolved = resolve_fortigate_params(params, environ)
         return cls(resolved["url"], resolved["token"], vdom=resolved["vdom"], **tls_kwargs(resolved))
 
-    # -- URLs and envelopes -----------------------------------------------------------------------
-    @staticmethod
-    def cmdb_path(path, mkey=None, child=None, child_mkey=None):
-        """``/api/v2/cmdb/<path>[/<mkey>[/<child>[/<child_mkey>]]]`` with keys URL-encoded."""
-        url = "%s/cmdb/%s" % (API, path.strip("/"))
-        if mkey is not None:
-            url += "/" + _mkey(mkey)
-            if child:
-                url += "/" + child.strip("/")
-                if child_mkey is not None:
-                    url += "/" + _mkey(child_mkey)
-        return url
-
-    def _params(self, vdom, extra=None):
-        params = {"vdom": vdom or self.vdom}
-        params.update(extra or {})
-        return params
+    cmdb_path = staticmethod(cmdb_path)
 
     def status_error(self, response):
-        data = response.data if isinstance(response.data, dict) else {}
-        details = {"http_status": response.status, "request": response.display}
-        fortios_error = data.get("error")
-        if isinstance(fortios_error, int) or (isinstance(fortios_error, str) and re.match(r"^-?\d+$", fortios_error)):
-            fortios_error = int(fortios_error)
-            details["fortios_error"] = fortios_error
-        else:
-            fortios_error = None
-        cli_error = data.get("cli_error")
-        if cli_error:
-            details["cli_error"] = cli_error
-        if response.status in (401, 403):
-            error = super(FortiGateClient, self).status_error(response)
-            error.details.update(details)
-            return error
-        cause = "HTTP %d on %s" % (response.status, response.display)
-        if fortios_error is not None:
-            cause += ": FortiOS error %d (%s)" % (
-                fortios_error, FORTIOS_ERRORS.get(fortios_error, "no documented meaning"))
-        elif response.status == 404:
-            cause += ": not found"
-        elif response.status < 400:
-            cause += ": FortiOS reported status error"
-        if cli_error:
-            first = [line.strip() for line in str(cli_error).splitlines() if line.strip()]
-            if first:
-                cause += " - %s" % first[0]
-        attempts = getattr(response, "attempts", 1)
-        if attempts > 1:
-            details["attempts"] = attempts
-        return self.error("status", cause, details, description="FortiGate rejected the request")
+        return Reply(response.status, response.data, self.base_url, response.display, self.vdom, self.secrets,
+                     getattr(response, "attempts", 1)).status_error()
 
-    def _envelope(self, response):
-        self.expect(isinstance(response.data, dict), response, "the FortiOS envelope is not a JSON object")
-        if response.data.get("status") == "error":
-            raise self.status_error(response)
-        return response.data
+    def run(self, call, vdom=None):
+        """Send one :class:`FortiOSCall` to this FortiGate and return its value (:func:`read_reply`)."""
+        return self.answer(call, vdom)[0]
 
-    def _results(self, response, kind=list):
-        data = self._envelope(response)
-        results = data.get("results")
-        self.expect(isinstance(results, kind), response, "'results' is not a %s" % (
-            "list" if kind is list else "JSON object"))
-        return results
+    def answer(self, call, vdom=None):
+        """:meth:`run`, returning ``(value, reply)``: the :class:`Reply` holds the envelope
+        (its ``serial`` and ``version``)."""
+        vdom = vdom or self.vdom
+        response = self.request(call.method, call.path, params=call.query(vdom), json=call.body,
+                                idempotent=call.idempotent, allow_status=call.missing)
+        reply = Reply(response.status, response.data, self.base_url, response.display, vdom, self.secrets,
+                      getattr(response, "attempts", 1))
+        return read_reply(call, reply), reply
 
     # -- CMDB -----------------------------------------------------------------------------------------
     def get_table(self, path, vdom=None, filters=None, fields=None, params=None):
         """Entries of a CMDB table (``results``), e.g. ``get_table("firewall/address",
         filters="name=@kk_", fields=["name", "subnet"])``. ``filters`` is one FortiOS filter
         string or a list (AND); ``fields`` becomes ``format=a|b``."""
-        query = self._params(vdom, params)
-        if filters:
-            query["filter"] = [filters] if isinstance(filters, str) else list(filters)
-        if fields:
-            query["format"] = "|".join(fields)
-        return self._results(self.request("GET", self.cmdb_path(path), params=query))
+        return self.run(get_table_call(path, filters, fields, params), vdom)
 
     def get_entry(self, path, mkey, vdom=None, fields=None):
         """One CMDB entry as a dict, or None when FortiOS answers 404."""
-        query = self._params(vdom, {"format": "|".join(fields)} if fields else None)
-        response = self.request("GET", self.cmdb_path(path, mkey), params=query, allow_status=(404,))
-        if response.status == 404:
-            return None
-        results = self._results(response)
-        return results[0] if results else None
+        return self.run(get_entry_call(path, mkey, fields), vdom)
 
     def create(self, path, data, vdom=None):
         """POST a new entry (key in ``data``); a duplicate raises with ``fortios_error`` -5."""
-        return self._envelope(self.request("POST", self.cmdb_path(path), params=self._params(vdom), json=data))
+        return self.run(create_call(path, data), vdom)
 
     def update(self, path, mkey, data, vdom=None):
         """PUT (partial) update of an existing entry."""
-        return self._envelope(self.request("PUT", self.cmdb_path(path, mkey), params=self._params(vdom), json=data))
+        return self.run(update_call(path, mkey, data), vdom)
 
     def delete(self, path, mkey, vdom=None):
         """DELETE one entry: True when deleted, False when it was already absent (404)."""
-        response = self.request("DELETE", self.cmdb_path(path, mkey), params=self._params(vdom), allow_status=(404,))
-        if response.status == 404:
-            return False
-        self._envelope(response)
-        return True
+        return self.run(delete_call(path, mkey), vdom)
 
     def add_member(self, path, mkey, member, attr="member", vdom=None):
         """Add ``{"name": member}`` to the child table ``attr`` of an entry (e.g. an address to
         ``firewall/addrgrp/<grp>/member``): True when added, False when already a member.
         A missing parent raises (404)."""
         try:
-            self._envelope(self.request("POST", self.cmdb_path(path, mkey, attr), params=self._params(vdom),
-                                        json={"name": member}))
+            self.run(FortiOSCall("POST", cmdb_path(path, mkey, attr), body={"name": member}), vdom)
         except KnocknocError as err:
             if err.details.get("fortios_error") in DUPLICATE_ERRORS:
                 return False
@@ -239,45 +467,25 @@ class FortiGateClient(HttpClient):
     def remove_member(self, path, mkey, member, attr="member", vdom=None):
         """Remove a child-table member: True when removed, False when it was not there (404,
         which FortiOS also answers when the parent entry is missing)."""
-        response = self.request("DELETE", self.cmdb_path(path, mkey, attr, member), params=self._params(vdom),
-                                allow_status=(404,))
-        if response.status == 404:
-            return False
-        self._envelope(response)
-        return True
+        return self.run(FortiOSCall("DELETE", cmdb_path(path, mkey, attr, member), missing=(404,),
+                                    missing_value=False, read=read_deleted), vdom)
 
     # -- monitor --------------------------------------------------------------------------------------
     def monitor_get(self, path, params=None, vdom=None, allow_status=()):
         """GET ``/api/v2/monitor/<path>``; returns the whole envelope (``results`` inside), or None
         for a status listed in ``allow_status``."""
-        response = self.request("GET", "%s/monitor/%s" % (API, path.strip("/")),
-                                params=self._params(vdom, params), allow_status=allow_status)
-        if response.status in allow_status:
-            return None
-        return self._envelope(response)
+        return self.run(monitor_get_call(path, params, missing=allow_status), vdom)
 
     def monitor_post(self, path, data=None, params=None, vdom=None, idempotent=False):
         """POST to ``/api/v2/monitor/<path>``; returns the envelope. Only retried when the caller
         says repeating it is harmless (``idempotent``)."""
-        response = self.request("POST", "%s/monitor/%s" % (API, path.strip("/")),
-                                params=self._params(vdom, params), json=data if data is not None else {},
-                                idempotent=idempotent)
-        return self._envelope(response)
+        return self.run(monitor_post_call(path, data, params, idempotent), vdom)
 
     def system_status(self):
         """``{"version": "7.4.4", "serial", "build", "hostname", "model"}`` from
         ``/monitor/system/status`` (cached per client)."""
         if self._status is None:
-            envelope = self.monitor_get("system/status")
-            results = envelope.get("results") if isinstance(envelope.get("results"), dict) else {}
-            version = envelope.get("version") or results.get("version") or ""
-            self._status = {
-                "version": str(version).lstrip("vV"),
-                "serial": envelope.get("serial") or results.get("serial"),
-                "build": envelope.get("build", results.get("build")),
-                "hostname": results.get("hostname"),
-                "model": results.get("model_name") or results.get("model"),
-            }
+            self._status = self.run(system_status_call())
         return self._status
 
     def version_at_least(self, wanted):
@@ -292,49 +500,16 @@ class FortiGateClient(HttpClient):
         when FortiOS rejects the call or any command (``details.results`` holds them all).
         Retried like a GET: add, remove and snapshot converge to the same list when repeated.
         """
-        response = self.request("POST", "%s/monitor/system/external-resource/dynamic" % API,
-                                params=self._params(vdom), json={"commands": list(commands)}, idempotent=True)
-        envelope = response.data
-        self.expect(isinstance(envelope, dict), response, "the FortiOS envelope is not a JSON object")
-        results = envelope.get("results")
-        # Per-command failures come back with HTTP 200; the envelope's own status may then say
-        # "error" too (every command failed): report the commands, they say why.
-        failed = [r for r in results if isinstance(r, dict) and r.get("status") == "error"] \
-            if isinstance(results, list) else []
-        if not failed and envelope.get("status") == "error":
-            raise self.status_error(response)
-        self.expect(isinstance(results, list), response, "'results' is not a list")
-        if failed:
-            first = failed[0]
-            raise self.error(
-                "status", "FortiGate %s rejected dynamic push command %r for external resource %r: %s" % (
-                    self.base_url, first.get("command"), first.get("name"), first.get("error") or "error"),
-                {"results": results, "vdom": vdom or self.vdom}, description="FortiGate rejected the request")
-        return results
+        return self.run(dynamic_push_call(commands), vdom)
 
     def entry_list(self, name, vdom=None):
         """An external resource's current list (reference C2 ``results`` object: ``entries``
         ``[{"entry", "valid"}]``, counts, poll status), or None when FortiOS answers 404."""
-        envelope = self.monitor_get("system/external-resource/entry-list", params={"mkey": name},
-                                    vdom=vdom, allow_status=(404,))
-        if envelope is None:
-            return None
-        results = envelope.get("results")
-        if not isinstance(results, dict):
-            raise self.error("parse", "unexpected reply to entry-list for %r: 'results' is not an object" % name)
-        return results
+        return self.run(entry_list_call(name), vdom)
 
     def policy_lookup(self, srcintf, sourceip, dest, protocol="tcp", destport=None, sourceport=None,
                       vdom=None, **extra):
         """FortiOS' Policy Lookup (``GET /monitor/firewall/policy-lookup``; parameter names as in
         Fortinet's ``fortios_monitor_fact`` selector ``firewall_policy-lookup``): which policy
         admits a packet. Returns ``results`` (``policy_id`` 0 = implicit deny)."""
-        params = {"srcintf": srcintf, "sourceip": sourceip, "dest": dest, "protocol": protocol}
-        if destport is not None:
-            params["destport"] = destport
-        if sourceport is not None:
-            params["sourceport"] = sourceport
-        if ":" in str(sourceip) and "ipv6" not in extra:
-            params["ipv6"] = "true"
-        params.update(dict((k, v) for k, v in extra.items() if v is not None))
-        return self.monitor_get("firewall/policy-lookup", params=params, vdom=vdom).get("results")
+        return self.run(policy_lookup_call(srcintf, sourceip, dest, protocol, destport, sourceport, **extra), vdom)

@@ -79,6 +79,11 @@ WORKSPACE_LOCKED = -20055
 NOT_IN_WORKSPACE_MODE = -9  # lock/lockinfo on an ADOM that is not in workspace mode
 IDEMPOTENT_RPC_METHODS = frozenset(("get", "set", "update"))
 DEFAULT_TARGET_GROUP = "All_FortiGate"
+GLOBAL_ADOM = "global"
+# A `get` of something that is not there: -3 "Object does not exist" (reference E5), -4 "Object
+# not found" (E5), -2 (the Knocknoc docs' "object not found"; for `add` it means "already exists").
+NOT_FOUND_CODES = frozenset((-2, -3, -4))
+INVALID_URL = -6  # also FortiManager's answer for an ADOM that does not exist
 
 
 def connection_from_params(params, environ=None):
@@ -88,6 +93,23 @@ def connection_from_params(params, environ=None):
     if resolved.get("use_fortimanager"):
         return FortiManagerClient.from_params(resolved, environ)
     return FortiGateClient.from_params(resolved, environ)
+
+
+def adom_url(prefix, adom, rest=""):
+    """An ADOM-scoped JSON-RPC URL: ``<prefix>/adom/<adom>[/<rest>]``, or ``<prefix>/global[/<rest>]``
+    for the global ADOM (reference G1, G5), e.g. ``adom_url("/pm/config", "root", "obj/firewall/address")``."""
+    base = "%s/%s" % (prefix.rstrip("/"), GLOBAL_ADOM if adom == GLOBAL_ADOM else "adom/%s" % adom)
+    return "%s/%s" % (base, rest.strip("/")) if rest else base
+
+
+def unknown_adom_error(adom, cause="", details=None, secrets=()):
+    """The one answer for an ADOM that FortiManager does not know (it says -6 "Invalid url" for
+    ADOM URLs and -2 for proxy targets): 202101, as every target in it is unknown."""
+    text = "ADOM %s does not exist on FortiManager" % adom
+    return KnocknocError(202101, cause="%s (%s)" % (text, cause) if cause else text,
+                         hint="Check adom (and the adom/<adom>/... targets): ADOM names must match FortiManager"
+                              " exactly, and the API user must have access to the ADOM.",
+                         details=dict(details or {}, adom=adom), secrets=secrets)
 
 
 def device_target(adom, device):
@@ -220,6 +242,23 @@ class FortiManagerClient(HttpClient):
             raise self.jsonrpc_error(method, url, status, not_found_code, code_map)
         return result.get("data")
 
+    def get_or_none(self, url, adom=None, **options):
+        """``get`` that answers None when the object is not there (:data:`NOT_FOUND_CODES`).
+
+        With ``adom`` (the ADOM ``url`` lies in), an "Invalid url" answer raises
+        :func:`unknown_adom_error` (202101) instead of 202150: that is how FortiManager says
+        the ADOM does not exist. Other failures raise as :meth:`call` does.
+        """
+        try:
+            return self.call("get", url, **options)
+        except KnocknocError as err:
+            code = err.details.get("jsonrpc_code")
+            if code in NOT_FOUND_CODES:
+                return None
+            if code == INVALID_URL and adom is not None:
+                raise unknown_adom_error(adom, 'JSON-RPC status -6 on get %s' % url, err.details, self.secrets)
+            raise
+
     def token_refused(self):
         """Whether FortiManager refuses the API key itself.
 
@@ -289,7 +328,7 @@ class FortiManagerClient(HttpClient):
     # -- workspace (ADOM locking) --------------------------------------------------------------------
     @staticmethod
     def _workspace_url(adom):
-        return "/dvmdb/global/workspace" if adom == "global" else "/dvmdb/adom/%s/workspace" % adom
+        return adom_url("/dvmdb", adom, "workspace")
 
     def workspace_mode(self):
         """The global ``workspace-mode`` (``disabled``, ``normal``, ``workflow``, ``per-adom``), cached."""
@@ -357,19 +396,30 @@ class FortiManagerClient(HttpClient):
         then runs without one). On success the changes are committed and the ADOM unlocked; on
         any exception nothing is committed and the ADOM is unlocked all the same (an unlock
         failure is added to the original error's ``details.unlock_error``). If the commit fails
-        the ADOM is unlocked and the commit error raised.
+        the ADOM is unlocked and the commit error raised. :meth:`open_workspace` yields a
+        handle that can also commit midway.
         """
-        adom = adom or self.adom
+        with self.open_workspace(adom) as handle:
+            yield handle.locked
+
+    @contextlib.contextmanager
+    def open_workspace(self, adom=None):
+        """:meth:`workspace`, yielding a :class:`Workspace` handle: ``handle.locked``, and
+        ``handle.commit()`` to save what is written so far while keeping the lock (e.g. before
+        an install, which sends what is saved)."""
+        handle = Workspace(self, adom or self.adom)
+        adom = handle.adom
         if self.workspace_mode() == "disabled" or adom in self._no_workspace or not self._lock(adom):
-            yield False
+            yield handle
             return
+        handle.locked = True
         try:
-            yield True
+            yield handle
         except BaseException as exc:
             self._unlock_quietly(adom, exc)
             raise
         try:
-            self.call("exec", self._workspace_url(adom) + "/commit")
+            handle.commit()
         except KnocknocError as err:
             self._unlock_quietly(adom, err)
             raise
@@ -381,6 +431,10 @@ class FortiManagerClient(HttpClient):
         except Exception as err:  # keep the original failure; report the unlock one beside it
             if isinstance(original, KnocknocError):
                 original.details["unlock_error"] = str(err)
+
+    def commit_url(self, adom=None):
+        """``exec`` URL that saves the ADOM's workspace (``/dvmdb/global/workspace/commit`` for global)."""
+        return self._workspace_url(adom or self.adom) + "/commit"
 
     # -- install and tasks ------------------------------------------------------------------------------
     def install_package(self, adom, pkg, scope, flags=("none",), wait=True):
@@ -432,3 +486,21 @@ class FortiManagerClient(HttpClient):
             raise KnocknocError(None, cause=cause, description="FortiManager task failed",
                                 details={"task": task_id, "state": state, "lines": lines}, secrets=self.secrets)
         return task
+
+
+class Workspace(object):
+    """An ADOM's workspace as :meth:`FortiManagerClient.open_workspace` holds it.
+
+    ``locked`` is False when the ADOM is not in workspace mode (writes then need no lock and
+    there is nothing to commit).
+    """
+
+    def __init__(self, client, adom):
+        self.client = client
+        self.adom = adom
+        self.locked = False
+
+    def commit(self):
+        """Save the changes made so far (``exec .../workspace/commit``); nothing to do unlocked."""
+        if self.locked:
+            self.client.call("exec", self.client.commit_url(self.adom))
