@@ -129,7 +129,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff shows the fields named in O(data) (and the key) before and after; secrets are never shown.
+      - The diff shows the fields named in O(data) and O(secret_data) (and the key) before and after; secrets show
+        as V(<hidden>), and as V(<hidden (updated\)>) when this run sends them.
   idempotent:
     support: partial
     details:
@@ -190,6 +191,7 @@ mkey:
 object:
   description:
     - The object as FortiManager has it after the task (in check mode, as it would have it); null when absent.
+    - Secrets (O(secret_data) and every field FortiManager reads back masked) show as V(<hidden>).
   returned: always
   type: dict
   sample: {"name": "knocknoc_allow", "type": "address", "update-method": "feed"}
@@ -210,13 +212,14 @@ install:
   type: dict
   sample: {"id": 1001, "state": "done", "num_err": 0, "line": [{"name": "fgt1", "state": "done"}]}
 diff:
-  description: The fields named in O(data) (and the key) before and after; secrets left out.
+  description:
+    - The fields named in O(data) and O(secret_data) (and the key) before and after; secrets show as V(<hidden>),
+      and as V(<hidden (updated\)>) when this run sends them.
   returned: always
   type: dict
   sample: {"before": {"trusthost2": ["0.0.0.0", "0.0.0.0"]}, "after": {"trusthost2": ["192.0.2.1", "255.255.255.255"]}}
 """
 
-import copy
 import ipaddress
 import re
 
@@ -229,15 +232,13 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
     fortimanager_argspec,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import diff_fields
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import CREATE, DELETE, NONE, plan_object
 
 ADOM_RE = re.compile(r"^/(?:pm/config|dvmdb)/adom/([^/]+)/")
 POLICY_RE = re.compile(r"/pkg/.+/firewall/policy$")
 TRUSTHOST_RE = re.compile(r"^trusthost(10|[1-9])$")
 # "Object does not exist" is -3 in FortiManager's table and -2 in Knocknoc's reading (reference E5).
 NOT_FOUND = (-2, -3, -4)
-HIDDEN = "********"
-MASK = "ENC XXXX"
 
 
 def key_field_for(path, override):
@@ -250,20 +251,6 @@ def key_field_for(path, override):
     if POLICY_RE.search(path):
         return "policyid"
     return "name"
-
-
-def _strip(value):
-    if isinstance(value, dict):
-        return dict((k, _strip(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return copy.deepcopy(value)
-
-
-def _masked(value):
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    return isinstance(value, str) and value.startswith("ENC ")
 
 
 def _trusthost_form(data):
@@ -348,10 +335,13 @@ def find(client, path, policy, params):
     return mkey, get_object(client, "%s/%s" % (path, mkey))
 
 
-def view(obj, keys, hidden):
-    if not isinstance(obj, dict):
-        return {}
-    return dict((k, HIDDEN if k in hidden else _strip(obj.get(k))) for k in keys if k in obj)
+def missing(path, key, params):
+    """The error for a missing object with create=false."""
+    if key == "userid":
+        return KnocknocError(202051, cause="get %s/%s found no administrator %r (create=false)" % (
+            path, params["name"], params["name"]), details={"url": "%s/%s" % (path, params["name"])})
+    return KnocknocError(None, "%s %s does not exist (create=false)" % (path, params["name"] or params["policyid"]),
+                         description="Object not found")
 
 
 def run(module, path, key, policy):
@@ -359,9 +349,7 @@ def run(module, path, key, policy):
     desired = _trusthost_form(p["data"])
     if policy and p["name"]:
         desired["name"] = p["name"]
-    create_only = _trusthost_form(p["create_data"])
     secrets = dict(p["secret_data"] or {})
-    result = {"changed": False, "created": False, "changed_fields": [], "mkey": None, "object": None}
 
     client = FortiManagerClient.from_params(p)
     client.lock_timeout = p["lock_timeout"]
@@ -372,11 +360,16 @@ def run(module, path, key, policy):
     mkey, current = find(client, path, policy, p)
     if isinstance(current, list):
         current = current[0] if current else None
-    hidden = set(secrets) | set(k for k, v in (current or {}).items() if _masked(v))
-    for field in sorted(k for k in desired if k in hidden):
+    if current is None and p["state"] == "present" and not p["create"]:
+        raise missing(path, key, p)
+    # A new policy without policyid gets the next free number from FortiManager.
+    identity = ({key: p["policyid"]} if p["policyid"] else {}) if policy else {key: p["name"]}
+    plan = plan_object(current, desired, p["state"], identity=identity, create_only=_trusthost_form(p["create_data"]),
+                       secrets=secrets, update_secrets=p["update_secrets"],
+                       diff_keys=sorted(set(desired) | {key} | set(secrets)))
+    for field in plan.masked_desired:
         module.warn("data.%s is a secret on FortiManager (it reads back masked): pass it in secret_data so that it"
                     " stays out of logs" % field)
-    shown = sorted(set(desired) | {key})
 
     def write(method, url, body):
         if adom is None:
@@ -385,71 +378,36 @@ def run(module, path, key, policy):
             return client.call(method, url, data=body)
 
     after = current
-    if p["state"] == "absent":
-        if current is not None:
-            result.update(changed=True, mkey=mkey)
-            if not module.check_mode:
-                write("delete", "%s/%s" % (path, mkey), None)
+    if plan.action == DELETE:
+        if not module.check_mode:
+            write("delete", "%s/%s" % (path, mkey), None)
         after = None
-    elif current is None:
-        if not p["create"]:
-            what = "%s %s" % (path, p["name"] if p["name"] else p["policyid"])
-            if key == "userid":
-                raise KnocknocError(202051, cause="get %s/%s found no administrator %r (create=false)" % (
-                    path, p["name"], p["name"]), details={"url": "%s/%s" % (path, p["name"])})
-            raise KnocknocError(None, "%s does not exist (create=false)" % what, description="Object not found")
-        body = dict(create_only)
-        body.update(desired)
-        body.update(secrets)
-        if not policy:
-            body[key] = p["name"]
-        elif p["policyid"]:
-            body[key] = p["policyid"]
-        result.update(changed=True, created=True, changed_fields=sorted(set(body) - {key}))
-        if module.check_mode:
-            after = dict((k, MASK if k in secrets else _strip(v)) for k, v in body.items())
+    elif module.check_mode:
+        after = plan.predict(current)
+    elif plan.action == CREATE:
+        reply = write("add", path, plan.body)
+        if policy:
+            mkey = reply.get("policyid") if isinstance(reply, dict) else p["policyid"]
+            if mkey is None:
+                raise KnocknocError(202150, cause="add %s returned no policyid" % path)
+            mkey = int(mkey)
         else:
-            reply = write("add", path, body)
-            if policy:
-                mkey = reply.get("policyid") if isinstance(reply, dict) else p["policyid"]
-                if mkey is None:
-                    raise KnocknocError(202150, cause="add %s returned no policyid" % path)
-                mkey = int(mkey)
-            else:
-                mkey = p["name"]
-            after = get_object(client, "%s/%s" % (path, mkey))
-    else:
-        changes = diff_fields(desired, current)
-        written = list(changes)
-        if p["update_secrets"] == "always":
-            written.extend(sorted(secrets))
-        result["changed_fields"] = sorted(written)
-        if written:
-            result["changed"] = True
-            body = dict((k, desired[k]) for k in changes)
-            if p["update_secrets"] == "always":
-                body.update(secrets)
-            if module.check_mode:
-                after = dict(current)
-                after.update(dict((k, MASK if k in secrets else _strip(v)) for k, v in body.items()))
-            else:
-                write("update", "%s/%s" % (path, mkey), body)
-                after = get_object(client, "%s/%s" % (path, mkey))
-
-    result["mkey"] = mkey
+            mkey = p["name"]
+        after = get_object(client, "%s/%s" % (path, mkey))
+    elif plan.action != NONE:
+        write("update", "%s/%s" % (path, mkey), plan.body)
+        after = get_object(client, "%s/%s" % (path, mkey))
     if isinstance(after, list):
         after = after[0] if after else None
-    result["object"] = _strip(after) if after is not None else None
-    if result["changed"]:
-        result["diff"] = {"before": view(current, shown, hidden), "after": view(after, shown, hidden)}
-    else:
-        result["diff"] = {"before": {}, "after": {}}
 
+    result = {"changed": plan.changed, "created": plan.action == CREATE, "changed_fields": list(plan.changed_fields),
+              "mkey": mkey if current is not None or plan.action == CREATE else None,
+              "object": plan.hide(after), "diff": plan.diff(current, after)}
     install = p["install"]
     if install and (result["changed"] or install["force"]):
         result["changed"] = True
         if not module.check_mode:
-            install_adom = install["adom"] or client.adom
+            install_adom = install["adom"] or p["adom"] or "root"
             # Held across the install: FortiManager installs what is saved, and an ADOM in workspace
             # mode needs its lock for an install (the lock is free again afterwards).
             with client.workspace(install_adom):

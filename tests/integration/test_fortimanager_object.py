@@ -108,6 +108,22 @@ def test_admin_trusted_hosts_and_profile(labview, run_module):
     assert labview.device("fmg1", token=key).rpc("get", "/sys/status")["status"]["code"] == 0
 
 
+def test_secret_data_is_sent_but_never_shown(labview, run_module):
+    secret = "fmg-s3cret-password-value"
+    args = dict(conn(labview), path="/cli/global/system/admin/user", name="kk-secret",
+                data={"profileid": "Restricted_User", "rpc-permit": "read"}, secret_data={"password": secret})
+    created = run_module(MODULE, args, diff=True)
+    assert created["created"] and "password" in created["changed_fields"]
+    assert created["diff"]["after"]["password"] == "<hidden (updated)>"
+    assert created["object"].get("password") in (None, "", "<hidden>")
+    assert secret not in json.dumps(created)
+    again = run_module(MODULE, args, diff=True)
+    assert not again["changed"] and again["diff"] == {"before": {}, "after": {}}
+    checked = run_module(MODULE, dict(args, update_secrets="always"), check=True, diff=True)
+    assert checked["changed"] and checked["changed_fields"] == ["password"]
+    assert checked["object"]["password"] == "<hidden>" and secret not in json.dumps(checked)
+
+
 def test_workspace_adom(labview, run_module):
     """emea is in workspace mode: the write is locked, committed and unlocked; a failure leaves it unlocked."""
     address = dict(conn(labview, adom="emea"), path="/pm/config/adom/{adom}/obj/firewall/address", name="office",
