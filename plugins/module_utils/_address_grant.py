@@ -462,7 +462,7 @@ class AddressGrant:
                     self._keep(item, now)
                     return
                 self.warn("address object %s left the group but was not deleted: FortiOS reports it is still"
-                                 " used elsewhere (error -23)" % item.name)
+                          " used elsewhere (error -23)" % item.name)
                 exists = True
             self._done(item, None, exists)
             return
@@ -476,7 +476,7 @@ class AddressGrant:
         self.kept.add(item.name)
         self._done(item, holders, True)
         self.warn("%s was granted again by another job (holders: %s) while this task revoked it; it stays"
-                         % (item.name, ", ".join(sorted(holders))))
+                  % (item.name, ", ".join(sorted(holders))))
 
     # -- read-back --------------------------------------------------------------------------------
     def verify(self):

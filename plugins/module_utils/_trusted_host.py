@@ -151,7 +151,7 @@ def baseline_slots(values):
         if len(networks[family]) > BASELINE_SLOTS:
             raise ValueError("Option baseline holds %d IPv%d networks; trusted hosts 1-%d hold at most %d (slot %d"
                              " belongs to Knocknoc)." % (len(networks[family]), family, BASELINE_SLOTS,
-                                                        BASELINE_SLOTS, SLOT))
+                                                         BASELINE_SLOTS, SLOT))
         for index in range(1, SLOT):
             chosen = networks[family][index - 1] if index <= len(networks[family]) else None
             slots[slot_name(family, index)] = network_value(chosen) if chosen else unused_value(family)
