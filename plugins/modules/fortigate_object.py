@@ -216,8 +216,6 @@ diff:
   sample: {"before": {"name": "kk_users", "comment": ""}, "after": {"name": "kk_users", "comment": "Knocknoc"}}
 """
 
-import re
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
@@ -226,15 +224,11 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate impor
     fortigate_argspec,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import find_fortigate_entry, fortigate_table
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import CREATE, DELETE, NONE, plan_object
 
-# CMDB tables keyed by a number (reference B5: firewall/policy is keyed by `policyid`; the other
-# policy tables share the key name).
-POLICY_TABLES = frozenset(("firewall/policy", "firewall/policy6", "firewall/proxy-policy",
-                           "firewall/security-policy", "firewall/local-in-policy"))
 # Empty address groups exist only from FortiOS 7.2.0 (reference B3).
 GROUP_TABLES = frozenset(("firewall/addrgrp", "firewall/addrgrp6"))
-PATH_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 def _shorthand(data):
@@ -251,22 +245,10 @@ def _shorthand(data):
 def validate(module):
     """Everything that can be checked before the first request; fails naming the option."""
     p = module.params
-    path = (p["path"] or "").strip().strip("/")
-    if not PATH_RE.match(path):
-        module.fail_json(msg="path must name a CMDB table such as firewall/policy or system/api-user, got %r"
-                         % p["path"])
-    policy = path in POLICY_TABLES
-    if policy:
-        if p["policyid"] is None and not p["name"]:
-            module.fail_json(msg="name or policyid is required for %s" % path)
-        if p["policyid"] is not None and p["policyid"] < 1:
-            module.fail_json(msg="policyid must be 1 or more (leave it out to let FortiOS choose the number)")
-    else:
-        if p["policyid"] is not None:
-            module.fail_json(msg="policyid applies to policy tables only (%s), not to %s"
-                             % (", ".join(sorted(POLICY_TABLES)), path))
-        if not p["name"]:
-            module.fail_json(msg="name is required for %s" % path)
+    try:
+        path, policy = fortigate_table(p["path"], p["name"], p["policyid"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     if p["generate_key"] != "never" and path != "system/api-user":
         module.fail_json(msg="generate_key applies to path system/api-user only, not to %s" % path)
     key_field = "policyid" if policy else "name"
@@ -281,24 +263,6 @@ def validate(module):
     if overlap:
         module.fail_json(msg="secret_data and data/create_data both set %s" % ", ".join(overlap))
     return path, policy
-
-
-def find(client, path, policy, params, vdom):
-    """(mkey, current entry or None)."""
-    if not policy:
-        return params["name"], client.get_entry(path, params["name"], vdom=vdom)
-    if params["policyid"] is not None:
-        return params["policyid"], client.get_entry(path, params["policyid"], vdom=vdom)
-    rows = client.get_table(path, vdom=vdom, fields=["policyid", "name"])
-    matches = [r for r in rows if isinstance(r, dict) and r.get("name") == params["name"]]
-    if len(matches) > 1:
-        raise KnocknocError(None, "%d policies in %s are named %r (ids %s): give policyid" % (
-            len(matches), path, params["name"], ", ".join(str(r.get("policyid")) for r in matches)),
-            description="Ambiguous policy name")
-    if not matches:
-        return None, None
-    mkey = matches[0].get("policyid")
-    return mkey, client.get_entry(path, mkey, vdom=vdom)
 
 
 def refuse_empty_group(client, path, body, name):
@@ -332,7 +296,7 @@ def run(module, path, policy):
     vdom = client.vdom  # resolved: vdom, fortigate.vdom, FORTIGATE_VDOM or root
     for value in secrets.values():
         client.add_secret(value if isinstance(value, str) else None)
-    mkey, current = find(client, path, policy, p, vdom)
+    mkey, current = find_fortigate_entry(client, path, policy, p["name"], p["policyid"], vdom)
     # 0: FortiOS picks the next policy number (reference A2).
     identity = {"policyid": p["policyid"] or 0} if policy else {"name": p["name"]}
     plan = plan_object(current, desired, p["state"], identity=identity, create_only=_shorthand(p["create_data"]),

@@ -232,25 +232,15 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
     fortimanager_argspec,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import (
+    find_fortimanager_object,
+    fortimanager_table,
+    get_fortimanager_object,
+    table_adom,
+)
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import CREATE, DELETE, NONE, plan_object
 
-ADOM_RE = re.compile(r"^/(?:pm/config|dvmdb)/adom/([^/]+)/")
-POLICY_RE = re.compile(r"/pkg/.+/firewall/policy$")
 TRUSTHOST_RE = re.compile(r"^trusthost(10|[1-9])$")
-# "Object does not exist" is -3 in FortiManager's table and -2 in Knocknoc's reading (reference E5).
-NOT_FOUND = (-2, -3, -4)
-
-
-def key_field_for(path, override):
-    if override:
-        return override
-    if path.rstrip("/").endswith("/system/admin/user"):
-        return "userid"
-    if path.rstrip("/").endswith("/system/admin/profile"):
-        return "profileid"
-    if POLICY_RE.search(path):
-        return "policyid"
-    return "name"
 
 
 def _trusthost_form(data):
@@ -270,27 +260,11 @@ def _trusthost_form(data):
 
 def validate(module):
     p = module.params
-    path = (p["path"] or "").strip()
-    if not path.startswith("/"):
-        path = "/" + path
-    path = path.rstrip("/").replace("{adom}", resolve_option(p, "adom", FORTIMANAGER))
-    if not re.match(r"^/[A-Za-z0-9_./ -]+$", path) or "{" in path:
-        module.fail_json(msg="path must be a JSON-RPC table URL such as /pm/config/adom/{adom}/obj/firewall/addrgrp,"
-                         " got %r" % p["path"])
-    key = key_field_for(path, p["key_field"])
-    policy = key == "policyid"
-    if policy:
-        if p["policyid"] is None and not p["name"]:
-            module.fail_json(msg="name or policyid is required for the policy table %s" % path)
-        if p["policyid"] is not None and p["policyid"] < 1:
-            module.fail_json(msg="policyid must be 1 or more (leave it out to let FortiManager choose the number)")
-    else:
-        if p["policyid"] is not None:
-            module.fail_json(msg="policyid applies to policy tables (.../pkg/<package>/firewall/policy) only")
-        if not p["name"]:
-            module.fail_json(msg="name is required for %s" % path)
-        if "/" in p["name"]:
-            module.fail_json(msg="name must not contain '/', got %r" % p["name"])
+    try:
+        path, key, policy = fortimanager_table(p["path"], resolve_option(p, "adom", FORTIMANAGER), p["name"],
+                                               p["policyid"], p["key_field"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     for option in ("data", "create_data", "secret_data"):
         if key in (p[option] or {}):
             module.fail_json(msg="%s must not hold the key field %s: use the %s option"
@@ -305,34 +279,6 @@ def validate(module):
     if p["install"] is not None and not (p["install"].get("package") or "").strip():
         module.fail_json(msg="install.package is required")
     return path, key, policy
-
-
-def get_object(client, url):
-    try:
-        return client.call("get", url)
-    except KnocknocError as err:
-        if err.details.get("jsonrpc_code") in NOT_FOUND:
-            return None
-        raise
-
-
-def find(client, path, policy, params):
-    if not policy:
-        url = "%s/%s" % (path, params["name"])
-        return params["name"], get_object(client, url)
-    if params["policyid"] is not None:
-        return params["policyid"], get_object(client, "%s/%d" % (path, params["policyid"]))
-    rows = client.call("get", path, fields=["policyid", "name"]) or []
-    rows = rows if isinstance(rows, list) else [rows]
-    matches = [r for r in rows if isinstance(r, dict) and r.get("name") == params["name"]]
-    if len(matches) > 1:
-        raise KnocknocError(None, "%d policies in %s are named %r (ids %s): give policyid" % (
-            len(matches), path, params["name"], ", ".join(str(r.get("policyid")) for r in matches)),
-            description="Ambiguous policy name")
-    if not matches:
-        return None, None
-    mkey = matches[0].get("policyid")
-    return mkey, get_object(client, "%s/%s" % (path, mkey))
 
 
 def missing(path, key, params):
@@ -355,11 +301,8 @@ def run(module, path, key, policy):
     client.lock_timeout = p["lock_timeout"]
     for value in secrets.values():
         client.add_secret(value if isinstance(value, str) else None)
-    match = ADOM_RE.match(path)
-    adom = match.group(1) if match else None  # writes under an ADOM take its workspace lock
-    mkey, current = find(client, path, policy, p)
-    if isinstance(current, list):
-        current = current[0] if current else None
+    adom = table_adom(path)  # writes under an ADOM take its workspace lock
+    mkey, current = find_fortimanager_object(client, path, policy, p["name"], p["policyid"])
     if current is None and p["state"] == "present" and not p["create"]:
         raise missing(path, key, p)
     # A new policy without policyid gets the next free number from FortiManager.
@@ -393,12 +336,10 @@ def run(module, path, key, policy):
             mkey = int(mkey)
         else:
             mkey = p["name"]
-        after = get_object(client, "%s/%s" % (path, mkey))
+        after = get_fortimanager_object(client, "%s/%s" % (path, mkey))
     elif plan.action != NONE:
         write("update", "%s/%s" % (path, mkey), plan.body)
-        after = get_object(client, "%s/%s" % (path, mkey))
-    if isinstance(after, list):
-        after = after[0] if after else None
+        after = get_fortimanager_object(client, "%s/%s" % (path, mkey))
 
     result = {"changed": plan.changed, "created": plan.action == CREATE, "changed_fields": list(plan.changed_fields),
               "mkey": mkey if current is not None or plan.action == CREATE else None,
