@@ -288,6 +288,17 @@ def _empty(value):
     return value is None or value == "" or value == [] or value == {}
 
 
+def hide_secrets(obj, keys=()):
+    """A copy of a device object for a result: the values of ``keys`` and every value the device
+    masks (``ENC ...``) replaced by :data:`HIDDEN` unless empty, bookkeeping keys dropped. A
+    non-dict (None) gives None."""
+    if not isinstance(obj, dict):
+        return None
+    keys = frozenset(keys)
+    return dict((k, HIDDEN if (k in keys or is_masked(v)) and not _empty(v) else _strip(v))
+                for k, v in obj.items() if k not in _BOOKKEEPING)
+
+
 @dataclass(frozen=True)
 class ObjectPlan:
     """What to do with one object; see :func:`plan_object`.
@@ -309,12 +320,8 @@ class ObjectPlan:
         return self.action != NONE
 
     def hide(self, obj):
-        """A copy of a device object for the result: hidden fields (secrets, values the device masks)
-        replaced by :data:`HIDDEN` unless empty, bookkeeping keys dropped. None stays None."""
-        if not isinstance(obj, dict):
-            return None
-        return dict((k, HIDDEN if k in self.hidden and not _empty(v) else _strip(v))
-                    for k, v in obj.items() if k not in _BOOKKEEPING)
+        """:func:`hide_secrets` of ``obj`` with this plan's hidden fields."""
+        return hide_secrets(obj, self.hidden)
 
     def predict(self, current):
         """The object as the device would hold it after the write (check mode): ``current`` with

@@ -14,6 +14,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import (
     HIDDEN_UPDATED,
     NONE,
     UPDATE,
+    hide_secrets,
     is_masked,
     plan_object,
 )
@@ -142,3 +143,11 @@ def test_predict_does_not_alias_the_current_object():
 def test_bad_arguments(kwargs, words):
     with pytest.raises(ValueError, match=words):
         plan_object(None, {}, **kwargs)
+
+
+def test_hide_secrets_for_info_results():
+    obj = {"name": "kk", "password": "ENC abc", "psk": ["ENC x"], "token": "t0k", "comment": "", "q_origin_key": "kk",
+           "member": [{"name": "a", "q_origin_key": "a"}]}
+    assert hide_secrets(obj, keys=("token", "comment")) == {
+        "name": "kk", "password": HIDDEN, "psk": HIDDEN, "token": HIDDEN, "comment": "", "member": [{"name": "a"}]}
+    assert hide_secrets(None) is None and obj["password"] == "ENC abc"  # a copy
