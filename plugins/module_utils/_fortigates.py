@@ -292,9 +292,9 @@ class ProxiedFortiGates(FortiGates):
         answered = set(o.target for o in outcomes)
         for target in usable:
             if target.device is not None and target.device not in answered:
-                outcomes.append(Outcome(target.label, error=KnocknocError(
-                    202150, cause="FortiManager returned no answer for %s" % target.label,
-                    details={"target": target.label})))
+                outcomes.append(Outcome(target.device, error=KnocknocError(
+                    202150, cause="FortiManager returned no answer for %s" % target.device,
+                    details={"target": target.device})))
         return unusable + outcomes
 
     def _outcome(self, call, item, resource):

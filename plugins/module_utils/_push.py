@@ -132,6 +132,8 @@ def build_calls(plan, wanted, exclusive, budget=MAX_PUSH_BYTES):
             return [[]]  # an empty snapshot (allow_empty)
     else:
         items = [("add", e) for e in sorted_entries(plan.add)] + [("remove", e) for e in sorted_entries(plan.remove)]
+        if not items:
+            return []  # never an empty call: commands() would make it an empty snapshot
     calls, call, size = [], [], CALL_OVERHEAD
     for verb, entry in items:
         cost = len(json.dumps(entry)) + 2
