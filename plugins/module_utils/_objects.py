@@ -124,8 +124,9 @@ def table_adom(path):
 
 
 def get_fortimanager_object(client, url):
-    """One FortiManager object, or None when it does not exist (a one-element list is unwrapped)."""
-    found = client.get_or_none(url)
+    """One FortiManager object, or None when it does not exist (a one-element list is unwrapped). In
+    an ADOM that does not exist, raises 202101 naming the ADOM."""
+    found = client.get_or_none(url, adom=table_adom(url))
     if isinstance(found, list):
         found = found[0] if found else None
     return found

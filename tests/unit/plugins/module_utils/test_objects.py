@@ -35,8 +35,8 @@ class FakeFortiManager(object):
         self.objects = objects  # url -> data (a list for a table)
         self.calls = []
 
-    def get_or_none(self, url):
-        self.calls.append(("get", url))
+    def get_or_none(self, url, adom=None):
+        self.calls.append(("get", url, adom))
         return self.objects.get(url)
 
     def call(self, method, url, fields=None):
@@ -113,3 +113,5 @@ def test_find_fortimanager_object():
     assert find_fortimanager_object(fmg, table, True, "p", None) == (7, {"policyid": 7, "name": "p"})
     assert find_fortimanager_object(fmg, table, True, None, 9) == (9, None)
     assert find_fortimanager_object(fmg, table, True, "nope", None) == (None, None)
+    assert ("get", table + "/7", "root") in fmg.calls  # get_or_none names the ADOM: 202101 when it does not exist
+    assert ("get", "/cli/global/system/admin/user/kk", None) in fmg.calls
