@@ -22,6 +22,9 @@ for role in roles/*/; do
   count=$((count + 1))
 done
 echo "ansible-doc rendered $count modules and roles"
+# Role argument specs == role defaults, role connection dicts == module connection dicts,
+# meta/runtime.yml action groups == the groups each module documents.
+"$root/.venv/bin/python" scripts/consistency-check.py --root "$dest"
 (cd "$dest" && "$root/.venv/bin/antsibull-docs" lint-collection-docs --plugin-docs --validate-collection-refs=self .)
 "$root/.venv/bin/antsibull-changelog" lint
 echo "docs: ok"
