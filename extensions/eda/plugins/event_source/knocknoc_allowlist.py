@@ -240,7 +240,10 @@ def _number(value, name, minimum=0.0):
 
 
 def _option(args, environ, name, env_name=None):
+    # An empty string counts as unset: rulebooks pass "{{ var | default('') }}" for options they leave to the environment.
     value = args.get(name)
+    if value == "":
+        value = None
     if value is None and env_name:
         value = environ.get(env_name) or None
     return value
@@ -331,7 +334,9 @@ class Config:
             self.targets.append(Target(name, "allowlist", check_url(item.get("url"), label + ".url"), str(key),
                                        str(item.get("username") or "apikey")))
         single = _option(args, environ, "allowlist_url", ENV + "ALLOWLIST_URL")
-        if single and not args.get("allowlists"):
+        # From the environment only when nothing else is configured: the same environment serves the reconcile playbook.
+        explicit = args.get("allowlist_url") not in (None, "")
+        if single and (explicit or not (args.get("allowlists") or args.get("knocs"))):
             key = _option(args, environ, "allowlist_api_key", ENV + "ALLOWLIST_API_KEY")
             if not key:
                 raise ConfigError("allowlist_api_key (or KNOCKNOC_ALLOWLIST_API_KEY) is required with allowlist_url")
@@ -358,7 +363,7 @@ class Config:
         self.interval = _number(args.get("interval", 1), "interval", 0.05)
         self.batch_window = _number(args.get("batch_window", 2), "batch_window")
         self.snapshot_interval = _number(args.get("snapshot_interval", 300), "snapshot_interval")
-        request_file = args.get("snapshot_request_file")
+        request_file = _option(args, environ, "snapshot_request_file")
         self.snapshot_request_file = os.path.expanduser(str(request_file)) if request_file else None
         self.max_backoff = _number(args.get("max_backoff", 30), "max_backoff", 0.05)
         self.allow_empty = _bool(args.get("allow_empty", False), "allow_empty")
