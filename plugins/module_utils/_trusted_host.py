@@ -87,9 +87,18 @@ def admits(value, address):
     return network is not None and ipaddress.ip_address(address) in network
 
 
+def default_value(family, index):
+    """FortiManager's factory value of a slot (reference F1): slot 1 allows all, the others are unused."""
+    if index == 1:
+        return list(ALLOW_ALL_V4) if family == 4 else ALLOW_ALL_V6
+    return unused_value(family)
+
+
 def masking_slots(slots, family):
-    """The names of slots 1-9 of ``family`` that allow every address (they mask slot 10)."""
-    return [slot_name(family, index) for index in range(1, SLOT) if allows_all(slots[slot_name(family, index)])]
+    """The names of slots 1-9 of ``family`` that allow every address (they mask slot 10). ``slots`` is
+    :func:`read_slots`' result or an administrator object as read; a missing slot has its factory value."""
+    names = [slot_name(family, index) for index in range(1, SLOT)]
+    return [name for index, name in enumerate(names, 1) if allows_all(slots.get(name, default_value(family, index)))]
 
 
 def shown(value):
@@ -243,16 +252,12 @@ def read_slots(client, admin):
         # if it does, refuse rather than write another administrator's trusted hosts.
         raise KnocknocError(202051, cause="FortiManager returned administrator %r for %r" % (userid, admin),
                             details={"admin": admin, "userid": userid}, secrets=client.secrets)
-    slots = {}
-    for name in slot_names():
-        if name in data:
-            slots[name] = data[name]
-        else:
+    slots = dict((name, data[name]) for name in slot_names() if name in data)
+    for family in (4, 6):
+        for index in range(1, SLOT + 1):
             # unconfirmed in the reference: whether FortiManager leaves out slots at their default;
             # assume the documented defaults (F1), which for slot 1 means "allows all".
-            family = 6 if name.startswith("ipv6_") else 4
-            default = FACTORY_SLOT1[family] if name == slot_name(family, 1) else UNUSED[family]
-            slots[name] = list(default) if family == 4 else default
+            slots.setdefault(slot_name(family, index), default_value(family, index))
     return slots
 
 

@@ -79,6 +79,9 @@ def test_masking_slots():
     assert masking_slots(controlled(trusthost5="0.0.0.0 0.0.0.0"), 4) == ["trusthost5"]
     assert masking_slots(controlled(trusthost10=list(ALLOW_ALL_V4)), 4) == []  # slot 10 never masks itself
     assert masking_slots(controlled(), 6) == []
+    # an administrator object as read, with slots left out: they count at their factory value
+    assert masking_slots({"userid": "bob"}, 4) == ["trusthost1"]
+    assert masking_slots({"trusthost1": LOOPBACK, "ipv6_trusthost1": "::1/128"}, 4) == []
 
 
 # -- input ---------------------------------------------------------------------------------------------------
