@@ -388,7 +388,6 @@ class FortiManagerClient(HttpClient):
     def _unlock(self, adom):
         self.call("exec", self._workspace_url(adom) + "/unlock")
 
-    @contextlib.contextmanager
     def workspace(self, adom=None):
         """Hold the ADOM's workspace lock around a block of writes.
 
@@ -399,8 +398,7 @@ class FortiManagerClient(HttpClient):
         the ADOM is unlocked and the commit error raised. :meth:`open_workspace` yields a
         handle that can also commit midway.
         """
-        with self.open_workspace(adom) as handle:
-            yield handle.locked
+        return _LockedFlag(self.open_workspace(adom))
 
     @contextlib.contextmanager
     def open_workspace(self, adom=None):
@@ -504,3 +502,16 @@ class Workspace(object):
         """Save the changes made so far (``exec .../workspace/commit``); nothing to do unlocked."""
         if self.locked:
             self.client.call("exec", self.client.commit_url(self.adom))
+
+
+class _LockedFlag(object):
+    """:meth:`FortiManagerClient.open_workspace` seen as the bool ``locked`` (``workspace()``)."""
+
+    def __init__(self, manager):
+        self.manager = manager
+
+    def __enter__(self):
+        return self.manager.__enter__().locked
+
+    def __exit__(self, *exc_info):
+        return self.manager.__exit__(*exc_info)
