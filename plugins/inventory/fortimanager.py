@@ -5,7 +5,7 @@
 DOCUMENTATION = r"""
 name: fortimanager
 short_description: FortiGates managed by a FortiManager, as inventory hosts
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads the FortiGates that a FortiManager manages (C(/dvmdb/adom/<adom>/device)) and their device groups
     (C(/dvmdb/adom/<adom>/group)) over JSON-RPC, with an API key, and makes one inventory host per FortiGate.
@@ -31,7 +31,7 @@ description:
     C(All_FortiGate) is left out: the ADOM's group holds the same devices."
   - The inventory source is a YAML file whose name ends in C(fortimanager.yml) or C(fortimanager.yaml).
 author:
-  - Contributors to the knocknoc.fortinet project
+  - Knocknoc.fortinet contributors (@knocknoc)
 requirements:
   - requests (Python library, on the Ansible controller)
   - FortiManager 7.2.2 or later (API keys)
@@ -214,7 +214,7 @@ TLS_OPTIONS = ("validate_certs", "ca_path", "tls_server_name", "tls_fingerprint"
 
 def firmware_version(device):
     """``os_ver``/``mr``/``patch`` as ``7.4.4``. ``os_ver`` is ``7`` without verbose and ``"7.0"`` with it."""
-    major = str(device.get("os_ver", "")).split(".")[0]
+    major = str(device.get("os_ver", "")).split(".", maxsplit=1)[0]
     if not major.isdigit():
         return None
     return "%s.%s.%s" % (major, device.get("mr") or 0, device.get("patch") or 0)

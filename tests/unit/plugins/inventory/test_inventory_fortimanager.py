@@ -66,7 +66,7 @@ def documented_defaults():
     return defaults
 
 
-def build(data=DATA, **options):
+def build(data=None, **options):
     plugin = InventoryModule()
     opts = documented_defaults()
     opts.update({"plugin": "knocknoc.fortinet.fortimanager", "url": FMG_URL, "token": TOKEN})
@@ -78,7 +78,7 @@ def build(data=DATA, **options):
     plugin._vars = {}
     warnings = []
     plugin.display = type("Display", (), {"warning": staticmethod(warnings.append)})()
-    plugin.populate(data)
+    plugin.populate(DATA if data is None else data)
     return plugin.inventory, warnings
 
 
