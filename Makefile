@@ -36,6 +36,7 @@ demo: venv
 # Latency and request counts per mode, against fortinet.fortios too (a report, no thresholds).
 bench: venv
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/fleet.py
 
 # The whole suite. The ecosystem gates run first; the main pytest run comes last so that its
 # summary closes the output.
