@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._modes import FORTIOS_ACCESS_GROUPS
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight import fmg as fmg_reads
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.report import case_hint, find_exact, join
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._trusted_host import ALLOW_ALL_V4, SLOT, UNUSED_V4
 
-# FortiManager trusted-host slot values: allow-all, and "unused" (reference E3).
-ALLOW_ALL_V4 = ("0.0.0.0", "0.0.0.0")
-UNUSED_V4 = ("255.255.255.255", "255.255.255.255")
-# FortiOS admin-profile permission groups (reference A, system/accprofile).
-FGT_GROUPS = ("secfabgrp", "ftviewgrp", "authgrp", "sysgrp", "netgrp", "loggrp", "fwgrp", "vpngrp", "utmgrp",
-              "wanoptgrp", "wifi")
+SUPER_USER = "Super_User"
 NO_API_USER = "no api_user given"
+# For the FortiOS access group a mode needs (the mode table's fortios_permissions): the permission
+# the agent's calls use, how the checklist names it, and the fix.
+FORTIOS_NEEDS = {
+    "sysgrp": ("cfg", "System > Configuration",
+               "Give the profile System > Configuration (Custom) Read/Write (sysgrp custom, cfg read-write)."),
+    "fwgrp": ("address", "Firewall (address)", "Give the profile Firewall Read/Write (fwgrp read-write)."),
+}
+MODE_NAMES = {"passive_plus": "Passive+", "active": "Active"}
 
 
 def accprofile_permission(profile, group, sub):
@@ -63,9 +68,15 @@ def _trusthost_text(host):
 
 
 # -- FortiGate ---------------------------------------------------------------------------------------
-def check_fortigate_api_user(report, target, mode, name, agent_address):
+def needed_group(plan):
+    """The FortiOS access group the mode's agent needs (``plan``: ``_modes.ModePlan``)."""
+    return next(g for g in FORTIOS_ACCESS_GROUPS if g in plan.fortios_permissions)
+
+
+def check_fortigate_api_user(report, target, plan, name, agent_address):
+    """The agent's REST API administrator against ``plan`` (``_modes.ModePlan``) and its permissions."""
     item_restricted = "Device API user exists and is IP-restricted to the agent (not the end user)"
-    item_perm = "API user has the permissions for %s" % ("Passive+" if mode == "passive_plus" else "Active")
+    item_perm = "API user has the permissions for %s" % MODE_NAMES.get(plan.mode, plan.mode)
     if not name:
         report.skip(item_restricted, NO_API_USER)
         report.skip(item_perm, NO_API_USER)
@@ -95,26 +106,25 @@ def check_fortigate_api_user(report, target, mode, name, agent_address):
         if profile is None:
             return False, "admin profile %s not found" % profile_name
         state["profile"] = profile
-        if mode == "passive_plus":
-            level = accprofile_permission(profile, "sysgrp", "cfg")
-            return level == "read-write", "profile %s: System > Configuration is %s" % (profile_name, level), \
-                "Give the profile System > Configuration (Custom) Read/Write (sysgrp custom, cfg read-write)."
-        level = accprofile_permission(profile, "fwgrp", "address")
-        return level == "read-write", "profile %s: Firewall (address) is %s" % (profile_name, level), \
-            "Give the profile Firewall Read/Write (fwgrp read-write)."
+        group = needed_group(plan)
+        sub, label, fix = FORTIOS_NEEDS[group]
+        level = accprofile_permission(profile, group, sub)
+        return level == "read-write", "profile %s: %s is %s" % (profile_name, label, level), fix
     report.run("api_user_permissions", item_perm, permissions, "Fix the admin profile.")
     if "profile" not in state:
         return
 
     def least_privilege():
         profile = state["profile"]
-        needed = "sysgrp" if mode == "passive_plus" else "fwgrp"
-        extra = [g for g in FGT_GROUPS if g != needed and profile.get(g, "none") != "none"]
-        if mode == "passive_plus" and profile.get("sysgrp") != "custom":
-            extra.append("sysgrp %s (only cfg is needed)" % profile.get("sysgrp"))
-        elif mode == "passive_plus":
-            extra.extend("sysgrp %s" % sub for sub, level in sorted((profile.get("sysgrp-permission") or {}).items())
-                         if sub != "cfg" and level != "none")
+        group = needed_group(plan)
+        extra = [g for g in FORTIOS_ACCESS_GROUPS if g != group and profile.get(g, "none") != "none"]
+        if plan.fortios_permissions[group] == "custom":
+            allowed = sorted(sub for sub, level in plan.fortios_permissions[group + "-permission"].items() if level != "none")
+            if profile.get(group) != "custom":
+                extra.append("%s %s (only %s is needed)" % (group, profile.get(group), ", ".join(allowed)))
+            else:
+                extra.extend("%s %s" % (group, sub) for sub, level in sorted((profile.get(group + "-permission") or {}).items())
+                             if sub not in allowed and level != "none")
         return (not extra, "profile %s also grants: %s" % (profile.get("name"), ", ".join(extra)) if extra
                 else "profile %s grants only what the mode needs" % profile.get("name"))
     report.run("api_user_least_privilege", "Minimum permissions are used", least_privilege,
@@ -122,16 +132,16 @@ def check_fortigate_api_user(report, target, mode, name, agent_address):
                severity="warning")
 
 
-def probe_agent(report, targets, mode, resource_name):
+def probe_agent(report, targets, plan, resource_name):
     """The agent's own key: accepted, and allowed to do the mode's operation (one read per target)."""
     def probe():
         notes = []
         for target in targets:
-            if mode == "passive_plus":
+            if plan.push:
                 target.entry_list(resource_name, agent=True)
                 notes.append("%s: may read the external resource's entries" % target.label)
             else:
-                target.agent.get_table("firewall/addrgrp", vdom=target.vdom, fields=["name"])
+                target.agent.get_table("firewall/addrgrp", fields=["name"])
                 notes.append("%s: may read the address groups" % target.label)
         return True, join(notes)
     report.run("agent_access", "The agent's API key is accepted and allowed for this mode", probe,
@@ -139,7 +149,7 @@ def probe_agent(report, targets, mode, resource_name):
 
 
 # -- FortiManager ------------------------------------------------------------------------------------
-def fmg_trusthost_networks(user, slots=range(1, 11)):
+def fmg_trusthost_networks(user, slots=range(1, SLOT + 1)):
     """(problems, networks) of a FortiManager admin's IPv4 trusted-host slots (unused ones skipped)."""
     problems, networks = [], []
     for slot in slots:
@@ -154,9 +164,11 @@ def fmg_trusthost_networks(user, slots=range(1, 11)):
     return problems, networks
 
 
-def check_fmg_api_user(report, fmg, mode, name, agent_address):
+def check_fmg_api_user(report, fmg, plan, name, agent_address):
+    """The agent's FortiManager API administrator against ``plan`` (``_modes.ModePlan``)."""
     item_restricted = "FortiManager API user exists and is IP-restricted to the agent (not the end user)"
-    item_perm = ("API user has the Super_User profile" if mode == "active"
+    needs_super_user = plan.fortimanager_profile == SUPER_USER
+    item_perm = ("API user has the Super_User profile" if needs_super_user
                  else "API user has DeviceManager - Manage Device Configurations read-write (or Super_User)")
     if not name:
         report.skip(item_restricted, NO_API_USER)
@@ -186,23 +198,25 @@ def check_fmg_api_user(report, fmg, mode, name, agent_address):
         user = state["user"]
         profile = fmg_reads.admin_profile(fmg, user.get("profileid"))
         state["profile"] = profile
-        superuser = profile.get("super-user-profile") == "enable" or user.get("profileid") == "Super_User"
+        superuser = profile.get("super-user-profile") == "enable" or user.get("profileid") == SUPER_USER
         permit = user.get("rpc-permit")
         if permit == "from-profile":
             permit = profile.get("rpc-permit")
         if permit != "read-write":
             return False, "%s: rpc-permit is %s" % (name, permit), "Set the API administrator's rpc-permit to read-write."
-        if mode == "active":
+        if needs_super_user:
             return superuser, "%s: profile %s" % (name, user.get("profileid")), \
                 "Assign the Super_User profile: updating administrators' trusted hosts needs it."
-        levels = dict((f, profile.get(f, "none")) for f in ("device-manager", "device-config"))
+        # Either of the profile fields the mode table gives read-write will do (the seed names both).
+        levels = dict((f, profile.get(f, "none")) for f, level in plan.fortimanager_permissions.items()
+                      if level == "read-write" and f != "rpc-permit")
         ok = superuser or "read-write" in levels.values()
         return ok, "%s: profile %s (%s)" % (name, user.get("profileid"), ", ".join(
             "%s %s" % item for item in sorted(levels.items()))), \
             "Give the profile DeviceManager - Manage Device Configurations read-write, or assign Super_User."
     report.run("api_user_permissions", item_perm, permissions, "Fix the API administrator's profile.")
 
-    if mode == "passive_plus" and "profile" in state:
+    if not needs_super_user and "profile" in state:
         def least_privilege():
             superuser = state["profile"].get("super-user-profile") == "enable"
             return (not superuser, "%s: profile %s%s" % (name, state["user"].get("profileid"),

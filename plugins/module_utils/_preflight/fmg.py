@@ -1,10 +1,15 @@
 # Copyright: Contributors to the knocknoc.fortinet project
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The FortiManager reads preflight makes (read-only key), one function each, so that the checks
-never hold a JSON-RPC URL and the tests can fake them."""
+"""The FortiManager reads preflight makes with the read-only key, one function each, so that the
+checks hold no JSON-RPC URL and the tests can fake them. (Device targets are resolved by the
+shared ``_fortigates.resolve_targets``.)"""
 
 from __future__ import annotations
+
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import adom_url
+
+ADMIN_USERS = "/cli/global/system/admin/user"
 
 
 def system_status(fmg):
@@ -13,12 +18,12 @@ def system_status(fmg):
 
 def admin_users(fmg):
     """Every administrator's ``userid`` (one request; the full entries are read one by one)."""
-    return fmg.call("get", "/cli/global/system/admin/user", fields=["userid"]) or []
+    return fmg.call("get", ADMIN_USERS, fields=["userid"]) or []
 
 
 def admin_user(fmg, name):
     """One administrator's settings (trusted hosts, profile, rpc-permit); not found raises 202051."""
-    return fmg.call("get", "/cli/global/system/admin/user/%s" % name, not_found_code=202051) or {}
+    return fmg.call("get", "%s/%s" % (ADMIN_USERS, name), not_found_code=202051) or {}
 
 
 def admin_profile(fmg, name):
@@ -26,17 +31,7 @@ def admin_profile(fmg, name):
 
 
 def adom_external_resources(fmg, adom):
-    """The names of the ADOM's external resource objects."""
-    return fmg.call("get", "/pm/config/adom/%s/obj/system/external-resource" % adom, fields=["name"]) or []
-
-
-def adom_devices(fmg, adom):
-    """The ADOM's managed devices (``name``, ``sn``)."""
-    return fmg.call("get", "/dvmdb/adom/%s/device" % adom, fields=["name", "sn"]) or []
-
-
-def group_members(fmg, adom, group):
-    """The member names of a device group; a missing group raises 202101."""
-    data = fmg.call("get", "/dvmdb/adom/%s/group/%s" % (adom, group), not_found_code=202101,
-                    option=["object member"]) or {}
-    return [m.get("name") for m in data.get("object member") or []]
+    """The names of the ADOM's external resource objects ([] when there are none; an ADOM
+    FortiManager does not know raises 202101)."""
+    return fmg.get_or_none(adom_url("/pm/config", adom, "obj/system/external-resource"), adom=adom,
+                           fields=["name"]) or []

@@ -7,12 +7,10 @@ Active's trusted-hosts mode the administrators Knocknoc controls (exact username
 
 from __future__ import annotations
 
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import DEFAULT_TARGET_GROUP
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigates import resolve_targets
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight import fmg as fmg_reads
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.api_user import ALLOW_ALL_V4, UNUSED_V4
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.report import case_hint, find_exact, join
-
-UNUSED_V6 = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._trusted_host import SLOT, masking_slots, slot_name
 
 
 def check_adom_object(report, fmg, adom, name):
@@ -26,42 +24,25 @@ def check_adom_object(report, fmg, adom, name):
                " use_fortimanager) and install it to the FortiGates (Install Wizard).")
 
 
-def resolve_targets(fmg, adom, wanted, devices):
-    """Add to ``devices`` the device names of ``wanted`` device targets (names, serials,
-    ``adom/<a>/device/<d>``, ``adom/<a>/group/<g>``; empty: ``All_FortiGate``) and return the
-    targets that name no device. ``devices`` keeps what resolved before an error."""
-    listed = fmg_reads.adom_devices(fmg, adom)
-    bad = []
-    for target in wanted or ["adom/%s/group/%s" % (adom, DEFAULT_TARGET_GROUP)]:
-        parts = [s for s in target.split("/") if s]
-        if len(parts) == 4 and parts[0] == "adom" and parts[2] == "group":
-            if parts[3] == DEFAULT_TARGET_GROUP:
-                members = [d.get("name") for d in listed]
-            else:
-                members = fmg_reads.group_members(fmg, parts[1], parts[3])
-            devices.extend(m for m in members if m not in devices)
-            continue
-        key = parts[-1]
-        match = [d.get("name") for d in listed if key in (d.get("name"), d.get("sn"))]
-        if match:
-            devices.extend(m for m in match if m not in devices)
-        else:
-            bad.append("%s is not a device of ADOM %s" % (target, adom))
-    return bad
-
-
 def check_device_targets(report, fmg, adom, wanted):
-    """The 202101 check; returns the device names of the push targets that exist (the others are
-    reported, and the checks go on with these)."""
+    """The 202101 check: ``wanted`` device targets (names, serials, group names, ``adom/<a>/device/<d>``,
+    ``adom/<a>/group/<g>``; empty: ``All_FortiGate``) resolved to devices. Returns the
+    ``_fortigates.Target`` of each device found; the checks go on with those even when others failed."""
     devices = []
 
     def targets():
-        bad = resolve_targets(fmg, adom, wanted, devices)
+        resolved = resolve_targets(fmg, wanted, adom, expand=True)
+        devices.extend(t for t in resolved if t.error is None)
+        bad = []
+        for error in (t.error for t in resolved if t.error is not None):
+            text = error.cause if error.code == 202101 else str(error)
+            if text not in bad:
+                bad.append(text)
         if bad:
             return False, join(bad)
         if not devices:
             return False, "ADOM %s has no FortiGate to push to" % adom
-        return True, "%s in ADOM %s" % (", ".join(devices), adom)
+        return True, "%s in ADOM %s" % (", ".join(t.device for t in devices), adom)
     report.run("device_targets", "(FortiManager) ADOM and Device Targets exist", targets,
                "Device targets must be device names or serial numbers of FortiGates managed in the Knoc's ADOM, or groups"
                " of it; leave them empty for All_FortiGate (agent error 202101).")
@@ -69,10 +50,10 @@ def check_device_targets(report, fmg, adom, wanted):
 
 
 def allow_all_slots(user):
-    """The IPv4 and the IPv6 trusted-host slots 1-9 of a FortiManager admin that allow every address."""
-    v4 = [s for s in range(1, 10) if tuple(user.get("trusthost%d" % s) or UNUSED_V4) == ALLOW_ALL_V4]
-    v6 = [s for s in range(1, 10) if str(user.get("ipv6_trusthost%d" % s) or UNUSED_V6).endswith("/0")]
-    return v4, v6
+    """The numbers of the IPv4 and of the IPv6 trusted-host slots 1-9 of a FortiManager admin that
+    allow every address (and so mask Knocknoc's slot 10); a slot the admin lacks has its factory value."""
+    return tuple([i for i in range(1, SLOT) if slot_name(family, i) in masking] for family, masking in (
+        (4, masking_slots(user, 4)), (6, masking_slots(user, 6))))
 
 
 def check_fmg_admins(report, fmg, usernames):

@@ -23,27 +23,28 @@ def knocknoc_client(p):
     return KnocknocClient.from_params(dict(params, token=p["knocknoc_token"]))
 
 
-def knoc_mismatches(knoc, p):
-    """What the Knoc says differently from the device setup in ``p`` (mode, FortiManager, names, ADOM)."""
+def knoc_mismatches(knoc, p, plan):
+    """What the Knoc says differently from the device setup in ``p`` (mode, FortiManager, names,
+    ADOM), as far as ``plan`` (the mode's ``_modes.ModePlan``) makes them matter."""
     bad = []
-    mode = p["mode"]
-    if knoc.get("mode") != mode:
-        bad.append("mode is %s, not %s" % (knoc.get("mode"), mode))
-    if mode != "passive" and bool(knoc.get("use_fortimanager")) != bool(p["use_fortimanager"]):
+    if knoc.get("mode") != plan.mode:
+        bad.append("mode is %s, not %s" % (knoc.get("mode"), plan.mode))
+    if plan.device_access and bool(knoc.get("use_fortimanager")) != bool(p["use_fortimanager"]):
         bad.append('"I am using a FortiManager" is %s' % ("set" if knoc.get("use_fortimanager") else "not set"))
-    if mode == "passive_plus" and knoc.get("external_connector_name") != p["resource_name"]:
+    if plan.push and knoc.get("external_connector_name") != p["resource_name"]:
         bad.append("External Connector Name is %r, the FortiGate resource is %r (case-sensitive)" % (
             knoc.get("external_connector_name"), p["resource_name"]))
-    if p["use_fortimanager"] and mode != "passive" and (knoc.get("adom") or "root") != p["adom"]:
+    if plan.device_access and plan.target == "fortimanager" and (knoc.get("adom") or "root") != p["adom"]:
         bad.append("ADOM is %s, not %s" % (knoc.get("adom") or "root", p["adom"]))
-    if mode == "active" and not p["use_fortimanager"] and knoc.get("address_group") != p["address_group"]:
+    if plan.address_group and knoc.get("address_group") != p["address_group"]:
         bad.append("address group is %r, not %r" % (knoc.get("address_group"), p["address_group"]))
     return bad
 
 
-def check_knoc(report, p, connect=knocknoc_client):
-    """Compare the Knoc named ``p["knoc"]`` with the device setup; returns its allowlist URL (or None).
-    ``connect(p)`` builds the Knocknoc client (only when a Knoc is to be read)."""
+def check_knoc(report, p, plan, connect=knocknoc_client):
+    """Compare the Knoc named ``p["knoc"]`` with the device setup of ``plan`` (the mode's
+    ``_modes.ModePlan``); returns its allowlist URL (or None). ``connect(p)`` builds the Knocknoc
+    client (only when a Knoc is to be read)."""
     if not p["knoc"]:
         report.skip("The Knoc has the correct settings", "no knoc given")
         return None
@@ -62,12 +63,12 @@ def check_knoc(report, p, connect=knocknoc_client):
         return None
 
     def settings():
-        bad = knoc_mismatches(knoc, p)
+        bad = knoc_mismatches(knoc, p, plan)
         return (not bad, join(bad) or "mode, FortiManager, names and ADOM match the device setup")
     report.run("knoc_settings", 'The Knoc\'s settings match ("I am using a FortiManager", feed name, ADOM)', settings,
                "Edit the Knoc (or the devices) so that both describe the same setup.")
 
-    if p["mode"] in ("passive", "passive_plus"):
+    if plan.external_resource:
         def restrictions():
             cidrs = set(knoc.get("allowlist_ip_restrictions") or [])
             return (not (cidrs & ANYWHERE), "allowlist key IP restrictions: %s" % ", ".join(sorted(cidrs)))

@@ -11,7 +11,9 @@ import ipaddress
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigates import DirectFortiGate, ProxiedFortiGates
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import FortiManagerClient
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._modes import mode_plan
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight import fmg as fmg_reads
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.api_user import (
     check_fmg_api_user,
@@ -26,9 +28,8 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.forti
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.knoc import check_knoc, knocknoc_client
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.policy import check_address_group, check_policy
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.proxied import ProxiedFortiGate
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.report import Report
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.target import Target
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.target import SingleFortiGate, Target
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.verify import (
     trial_grant_active,
     trial_grant_passive_plus,
@@ -40,9 +41,10 @@ TEST_ITEM = "Test grant is admitted by policy-lookup"
 
 def invalid_options(p):
     """The message for options that cannot be checked (before any request), or None."""
-    if p["mode"] in ("passive", "passive_plus") and not p["resource_name"]:
+    plan = mode_plan(p["mode"], p["use_fortimanager"])
+    if plan.external_resource and not p["resource_name"]:
         return "resource_name is required for mode=%s (the Knoc's External Feed Name)" % p["mode"]
-    if p["mode"] == "active" and not p["use_fortimanager"] and not p["address_group"]:
+    if plan.address_group and not p["address_group"]:
         return "address_group is required for mode=active without use_fortimanager"
     for option in ("test_ip", "agent_address", "test_destination"):
         if p[option]:
@@ -63,48 +65,74 @@ def lookup_inputs(p):
             "port": p["test_port"], "protocol": p["test_protocol"]}
 
 
-def run_mode_checks(report, p, check_mode, targets, api_user_checks, knocknoc=knocknoc_client):
-    """The checklist of ``p["mode"]`` on FortiGate ``targets`` (one, or each FortiManager device target)."""
-    allowlist_url = check_knoc(report, p, knocknoc) or p["allowlist_url"]
-    if p["mode"] in ("passive", "passive_plus"):
+def run_mode_checks(report, p, plan, check_mode, targets, knocknoc, api_user_checks):
+    """The checklist of ``plan`` (the mode's ``_modes.ModePlan``) on FortiGate ``targets`` (one, or
+    each FortiManager device target)."""
+    allowlist_url = check_knoc(report, p, plan, knocknoc) or p["allowlist_url"]
+    if plan.external_resource:
         check_feed(report, targets, p["resource_name"], allowlist_url)
         policies = check_policy(report, targets, p["resource_name"], "external resource")
     else:
         check_address_group(report, targets, p["address_group"])
         policies = check_policy(report, targets, p["address_group"], "address group")
-    if p["mode"] == "passive":
+    if not plan.device_access:
         report.skip("API user checks", "Passive mode needs no device API access")
     else:
         api_user_checks()
-        probe_agent(report, targets, p["mode"], p["resource_name"])
+        probe_agent(report, targets, plan, p["resource_name"])
     if not p["test_ip"]:
         report.skip(TEST_ITEM, "no test_ip given")
     elif check_mode:
         report.skip(TEST_ITEM, "check mode: no test grant is made")
-    elif p["mode"] == "passive":
+    elif not (plan.push or plan.address_group):
         report.skip(TEST_ITEM, "Passive mode: nothing to push (the FortiGates poll the allowlist)")
     elif not policies:
-        report.skip(TEST_ITEM, "no policy uses the %s" % ("feed" if p["mode"] == "passive_plus" else "group"))
-    elif p["mode"] == "passive_plus":
+        report.skip(TEST_ITEM, "no policy uses the %s" % ("feed" if plan.push else "group"))
+    elif plan.push:
         trial_grant_passive_plus(report, targets, p["resource_name"], lookup_inputs(p), policies)
     else:
         trial_grant_active(report, targets[0], p["address_group"], p["address_prefix"], lookup_inputs(p), policies)
 
 
-def fortigate_run(report, p, check_mode, client, agent, knocknoc=knocknoc_client):
+class Session(object):
+    """What a run talks to: ``reader`` and ``agent`` clients (FortiGate or FortiManager; the read-only
+    key's and the agent's, the same object when there is no agent_token), ``knocknoc(p)`` building the
+    Knocknoc client, and :meth:`fortigate`, the way to one FortiGate (tests replace it)."""
+
+    def __init__(self, reader, agent, knocknoc=knocknoc_client):
+        self.reader = reader
+        self.agent = agent
+        self.knocknoc = knocknoc
+
+    @classmethod
+    def from_params(cls, p):
+        kind = FortiManagerClient if p["use_fortimanager"] else FortiGateClient
+        reader = kind.from_params(p)
+        return cls(reader, kind.from_params(dict(p, token=p["agent_token"])) if p["agent_token"] else reader)
+
+    def fortigate(self, client, vdom, device=None):
+        """One FortiGate over the shared transport: ``client`` itself, or FortiManager ``client``'s
+        ``device`` (a ``_fortigates.Target``), one proxy request per read."""
+        return SingleFortiGate(DirectFortiGate(client, vdom) if device is None else ProxiedFortiGates(client, [device], vdom))
+
+
+def fortigate_run(report, p, plan, check_mode, session):
+    reader = session.fortigate(session.reader, p["vdom"])
     try:
-        status = client.system_status()
+        status = reader.system_status()
     except KnocknocError as err:
         report.add("reach", "Agent can reach the FortiGate", False, str(err), err.hint or REACH_FIX)
         return
     report.add("reach", "Agent can reach the FortiGate", True,
                "FortiOS %s, serial %s" % (status.get("version"), status.get("serial")))
-    target = Target(client, agent, status.get("hostname") or status.get("serial") or client.base_url, p["vdom"])
-    run_mode_checks(report, p, check_mode, [target], knocknoc=knocknoc, api_user_checks=lambda: check_fortigate_api_user(
-        report, target, p["mode"], p["api_user"], p["agent_address"]))
+    agent = reader if session.agent is session.reader else session.fortigate(session.agent, p["vdom"])
+    target = Target(reader, agent, status.get("hostname") or status.get("serial") or session.reader.base_url)
+    run_mode_checks(report, p, plan, check_mode, [target], session.knocknoc, lambda: check_fortigate_api_user(
+        report, target, plan, p["api_user"], p["agent_address"]))
 
 
-def fortimanager_run(report, p, check_mode, fmg, agent, knocknoc=knocknoc_client):
+def fortimanager_run(report, p, plan, check_mode, session):
+    fmg = session.reader
     try:
         status = fmg_reads.system_status(fmg)
     except KnocknocError as err:
@@ -112,9 +140,9 @@ def fortimanager_run(report, p, check_mode, fmg, agent, knocknoc=knocknoc_client
         return
     report.add("reach", "Agent can reach the FortiManager", True, "%s, serial %s" % (
         status.get("Version"), status.get("Serial Number")))
-    if p["mode"] == "active":
-        check_knoc(report, p, knocknoc)
-        check_fmg_api_user(report, fmg, p["mode"], p["api_user"], p["agent_address"])
+    if plan.trusted_host:
+        check_knoc(report, p, plan, session.knocknoc)
+        check_fmg_api_user(report, fmg, plan, p["api_user"], p["agent_address"])
         check_fmg_admins(report, fmg, p["usernames"])
         report.skip("Test grant", "FortiManager trusted-hosts mode: use the access role with a test user")
         return
@@ -122,26 +150,17 @@ def fortimanager_run(report, p, check_mode, fmg, agent, knocknoc=knocknoc_client
     devices = check_device_targets(report, fmg, p["adom"], p["device_targets"])
     if not devices:
         return
-    targets = [Target(ProxiedFortiGate(fmg, p["adom"], device, p["target_vdom"]),
-                      ProxiedFortiGate(agent, p["adom"], device, p["target_vdom"]), device, p["target_vdom"])
-               for device in devices]
-    run_mode_checks(report, p, check_mode, targets, knocknoc=knocknoc, api_user_checks=lambda: check_fmg_api_user(
-        report, fmg, p["mode"], p["api_user"], p["agent_address"]))
+    targets = [Target(session.fortigate(fmg, p["target_vdom"], device),
+                      session.fortigate(session.agent, p["target_vdom"], device), device.device) for device in devices]
+    run_mode_checks(report, p, plan, check_mode, targets, session.knocknoc, lambda: check_fmg_api_user(
+        report, fmg, plan, p["api_user"], p["agent_address"]))
 
 
-def connect(p):
-    """(reader, agent) clients: the read-only key's, and the agent's (the same when no agent_token)."""
-    cls = FortiManagerClient if p["use_fortimanager"] else FortiGateClient
-    reader = cls.from_params(p)
-    return reader, (cls.from_params(dict(p, token=p["agent_token"])) if p["agent_token"] else reader)
-
-
-def run_preflight(p, check_mode, clients=None, knocknoc=knocknoc_client):
+def run_preflight(p, check_mode, session=None):
     """Evaluate the checklist for resolved module params ``p``; returns the :class:`Report`.
-    ``clients`` is ``(reader, agent)`` (default: built from ``p``); ``knocknoc(p)`` builds the
-    Knocknoc client when a Knoc is compared."""
+    ``session`` defaults to :meth:`Session.from_params`."""
     report = Report()
-    reader, agent = clients or connect(p)
-    run = fortimanager_run if p["use_fortimanager"] else fortigate_run
-    run(report, p, check_mode, reader, agent, knocknoc)
+    session = session or Session.from_params(p)
+    plan = mode_plan(p["mode"], p["use_fortimanager"])
+    (fortimanager_run if plan.target == "fortimanager" else fortigate_run)(report, p, plan, check_mode, session)
     return report

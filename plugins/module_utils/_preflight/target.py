@@ -1,30 +1,90 @@
 # Copyright: Contributors to the knocknoc.fortinet project
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""One FortiGate as the preflight checks see it: a reader (the read-only key), an agent (the
-agent's key) and a label, with the CMDB tables the checks share read once.
-
-``reader`` and ``agent`` offer the FortiGate interface (``get_table``, ``entry_list``,
-``policy_lookup``, ``dynamic_push``, and for the Active test grant ``get_entry``, ``create``,
-``add_member``, ``remove_member``, ``delete``), whether the FortiGate is reached directly or
-through FortiManager.
-"""
+"""One FortiGate as the preflight checks see it, reached directly or through FortiManager (the
+shared transport, ``_fortigates``): a reader (the read-only key), an agent (the agent's key) and
+a label, with the CMDB tables the checks share read once."""
 
 from __future__ import annotations
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiOSCall, cmdb_path, read_deleted
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
+
+FEED_MISSING = 202102
+# FortiOS' answers to a member that is already there (as FortiGateClient.add_member reads them).
+DUPLICATE_ERRORS = (-5, -15)
+
+
+class SingleFortiGate(object):
+    """A ``_fortigates.FortiGates`` that reaches exactly one FortiGate, with its methods returning
+    that FortiGate's value and raising its error (the checks handle one FortiGate at a time)."""
+
+    def __init__(self, fortigates):
+        self.fortigates = fortigates
+        self.vdom = fortigates.vdom
+
+    @staticmethod
+    def _value(outcomes):
+        return outcomes[0].get()
+
+    def system_status(self):
+        return self._value(self.fortigates.system_status())
+
+    def get_table(self, path, fields=None):
+        return self._value(self.fortigates.get_table(path, fields=fields))
+
+    def get_entry(self, path, mkey):
+        return self._value(self.fortigates.get_entry(path, mkey))
+
+    def create(self, path, data):
+        return self._value(self.fortigates.create(path, data))
+
+    def delete(self, path, mkey):
+        return self._value(self.fortigates.delete(path, mkey))
+
+    def entry_list(self, name):
+        """An external resource's list and poll status; None when the resource does not exist."""
+        outcome = self.fortigates.entry_list(name)[0]
+        if outcome.error is not None and outcome.error.code == FEED_MISSING:
+            return None
+        return outcome.get()
+
+    def policy_lookup(self, **params):
+        return self._value(self.fortigates.policy_lookup(**params))
+
+    def dynamic_push(self, commands):
+        return self._value(self.fortigates.dynamic_push(commands))
+
+    # Member calls: not (yet) offered by _fortigates; the same requests as FortiGateClient's.
+    def add_member(self, path, mkey, member):
+        """True when added, False when ``member`` already was one."""
+        try:
+            self._value(self.fortigates.run(FortiOSCall("POST", cmdb_path(path, mkey, "member"), body={"name": member})))
+        except KnocknocError as err:
+            if err.details.get("fortios_error") in DUPLICATE_ERRORS:
+                return False
+            raise
+        return True
+
+    def remove_member(self, path, mkey, member):
+        """True when removed, False when it was not a member."""
+        return self._value(self.fortigates.run(FortiOSCall("DELETE", cmdb_path(path, mkey, "member", member),
+                                                           missing=(404,), missing_value=False, read=read_deleted)))
+
 
 class Target(object):
-    def __init__(self, reader, agent, label, vdom):
+    """``reader`` and ``agent``: :class:`SingleFortiGate` (or the same interface) for one FortiGate."""
+
+    def __init__(self, reader, agent, label):
         self.reader = reader
         self.agent = agent
         self.label = label
-        self.vdom = vdom
         self._cache = {}
 
     def table(self, path):
         """A whole CMDB table, read once per run (several checks look at the same policies)."""
         if path not in self._cache:
-            self._cache[path] = self.reader.get_table(path, vdom=self.vdom)
+            self._cache[path] = self.reader.get_table(path)
         return self._cache[path]
 
     def forget(self, path):
@@ -32,10 +92,10 @@ class Target(object):
 
     def entry_list(self, name, agent=False):
         """An external resource's list and poll status (None when the resource is absent)."""
-        return (self.agent if agent else self.reader).entry_list(name, vdom=self.vdom)
+        return (self.agent if agent else self.reader).entry_list(name)
 
     def lookup(self, params):
-        return self.reader.policy_lookup(vdom=self.vdom, **params)
+        return self.reader.policy_lookup(**params)
 
     def push(self, name, command, entries):
-        self.agent.dynamic_push([{"name": name, "command": command, "entries": list(entries)}], vdom=self.vdom)
+        self.agent.dynamic_push([{"name": name, "command": command, "entries": list(entries)}])

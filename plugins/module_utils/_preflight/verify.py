@@ -94,28 +94,28 @@ def trial_grant_active(report, target, group, prefix, test, policies):
     ip = test["ip"]
 
     def run():
-        agent, vdom = target.agent, target.vdom
+        agent = target.agent
         network = ipaddress.ip_network(ip)
         v6 = network.version == 6
         table, grp_table = ("firewall/address6", "firewall/addrgrp6") if v6 else ("firewall/address", "firewall/addrgrp")
         obj_name = "%spreflight-%s" % (prefix, network.network_address)
-        members = names_of((agent.get_entry(grp_table, group, vdom=vdom) or {}).get("member"))
+        members = names_of((agent.get_entry(grp_table, group) or {}).get("member"))
         created = False
-        if agent.get_entry(table, obj_name, vdom=vdom) is None:
+        if agent.get_entry(table, obj_name) is None:
             body = {"name": obj_name, "comment": "knocknoc.fortinet preflight test grant"}
             body.update({"type": "ipprefix", "ip6": str(network)} if v6 else {"type": "ipmask", "subnet": str(network)})
-            agent.create(table, body, vdom=vdom)
+            agent.create(table, body)
             created = True
         try:
-            added = agent.add_member(grp_table, group, obj_name, vdom=vdom) if obj_name not in members else False
+            added = agent.add_member(grp_table, group, obj_name) if obj_name not in members else False
             try:
                 policy_id, params = admitted_by(target, test, policies.get(target.label, []), group)
             finally:
                 if added:
-                    agent.remove_member(grp_table, group, obj_name, vdom=vdom)
+                    agent.remove_member(grp_table, group, obj_name)
         finally:
             if created:
-                agent.delete(table, obj_name, vdom=vdom)
+                agent.delete(table, obj_name)
         passed, text = _outcome("", ip, policy_id, params, group)
         return passed, text + (", then removed" if passed else "")
     report.run("test_grant", "Test grant: an address object for the test IP joins the group, is admitted by"

@@ -6,6 +6,7 @@ agent's key; on a FortiGate and on FortiManager."""
 
 import pytest
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._modes import mode_plan
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.api_user import (
     accprofile_permission,
     check_fmg_api_user,
@@ -31,7 +32,7 @@ def fortigate(mode="passive_plus", name="kk-agent", agent_address="192.0.2.50", 
     fgt = target(tables={"system/api-user": [api_user()] if users is None else users,
                          "system/accprofile": [PASSIVE_PLUS_PROFILE, ACTIVE_PROFILE] if profiles is None else profiles})
     report = Report()
-    check_fortigate_api_user(report, fgt, mode, name, agent_address)
+    check_fortigate_api_user(report, fgt, mode_plan(mode, False), name, agent_address)
     return report, dict((c["id"], c) for c in report.checks), fgt
 
 
@@ -118,11 +119,11 @@ def test_the_agent_probe_uses_the_agent_key_and_reports_a_refusal():
     agent = FakeFortiGate(fail={"entry_list": refused(202002)})
     fgt = target(agent=agent)
     report = Report()
-    probe_agent(report, [fgt], "passive_plus", "kk_allow")
+    probe_agent(report, [fgt], mode_plan("passive_plus"), "kk_allow")
     assert report.checks[0]["passed"] is False and "(agent error #202002)" in report.checks[0]["detail"]
     assert agent.calls == [("entry_list", "kk_allow")] and fgt.reader.calls == []
     report = Report()
-    probe_agent(report, [target(agent=FakeFortiGate())], "active", None)
+    probe_agent(report, [target(agent=FakeFortiGate())], mode_plan("active"), None)
     assert report.checks[0] == dict(report.checks[0], passed=True, detail="fgt1: may read the address groups")
 
 
@@ -144,7 +145,7 @@ def fortimanager(mode="passive_plus", name="kk-agent", user=None, profile=None, 
                   profile if profile is not None else {"device-manager": "read-write", "device-config": "none"}}
     fmg = FakeFMG(routes)
     report = Report()
-    check_fmg_api_user(report, fmg, mode, name, agent_address)
+    check_fmg_api_user(report, fmg, mode_plan(mode, True), name, agent_address)
     return report, dict((c["id"], c) for c in report.checks), fmg
 
 

@@ -16,45 +16,53 @@ from preflight_fakes import FakeFMG
 DEVICES = [{"name": "fgt1", "sn": "FGVM01TM24000001"}, {"name": "fgt2", "sn": "FGVM01TM24000002"},
            {"name": "fgt3", "sn": "FGVM01TM24000003"}]
 ROUTES = {"/dvmdb/adom/root/device": DEVICES,
-          "/dvmdb/adom/root/group/branch": {"name": "branch", "object member": [{"name": "fgt3"}, {"name": "fgt1"}]}}
+          "/dvmdb/adom/root/group": [{"name": "branch", "object member": [{"name": "fgt3"}, {"name": "fgt1"}]}]}
+LOOKUP = ("rpc", ("/dvmdb/adom/root/device", "/dvmdb/adom/root/group"))
 
 
 def targets(wanted, routes=ROUTES):
     fmg = FakeFMG(routes)
     report = Report()
     devices = check_device_targets(report, fmg, "root", wanted)
-    return devices, report.checks[0], fmg
+    return [t.device for t in devices], report.checks[0], fmg
 
 
 def test_no_targets_means_every_fortigate_of_the_adom_in_one_read():
     devices, check, fmg = targets([])
     assert devices == ["fgt1", "fgt2", "fgt3"]
     assert check["passed"] is True and check["detail"] == "fgt1, fgt2, fgt3 in ADOM root"
-    assert fmg.calls == [("get", "/dvmdb/adom/root/device")]
+    assert fmg.calls == [LOOKUP]
 
 
-def test_names_serials_paths_and_groups_resolve_in_order_without_duplicates():
-    devices, check, fmg = targets(["FGVM01TM24000002", "adom/root/group/branch", "adom/root/device/fgt1", "fgt3"])
+def test_names_serials_paths_and_groups_resolve_in_order_without_duplicates_in_one_request():
+    devices, check, fmg = targets(["FGVM01TM24000002", "adom/root/group/branch", "adom/root/device/fgt1", "fgt3", "branch"])
     assert devices == ["fgt2", "fgt3", "fgt1"] and check["passed"] is True
-    assert fmg.calls == [("get", "/dvmdb/adom/root/device"), ("get", "/dvmdb/adom/root/group/branch")]
+    assert fmg.calls == [LOOKUP]
 
 
 def test_an_unknown_device_fails_and_the_known_ones_are_still_checked():
     devices, check, _fmg = targets(["fgt1", "FGVM01TM24000009"])
     assert check["passed"] is False
-    assert check["detail"] == "FGVM01TM24000009 is not a device of ADOM root"
+    assert check["detail"] == ("'FGVM01TM24000009' is not a device nor a device group of ADOM root (names and serial"
+                               " numbers are case-sensitive)")
     assert "202101" in check["fix"]
     assert devices == ["fgt1"]
 
 
-def test_an_unknown_group_fails_with_202101():
+def test_an_unknown_group_fails():
     devices, check, _fmg = targets(["adom/root/group/nope"])
-    assert check["passed"] is False and check["detail"].startswith("(agent error #202101)")
+    assert check["passed"] is False and "'adom/root/group/nope' is not a device group of ADOM root" in check["detail"]
+    assert devices == []
+
+
+def test_an_unknown_adom_is_named():
+    devices, check, _fmg = targets(["adom/Root/device/fgt1"])
+    assert check["passed"] is False and check["detail"].startswith("ADOM Root does not exist on FortiManager")
     assert devices == []
 
 
 def test_an_adom_without_fortigates_fails():
-    devices, check, _fmg = targets([], routes={"/dvmdb/adom/root/device": []})
+    devices, check, _fmg = targets([], routes={"/dvmdb/adom/root/device": [], "/dvmdb/adom/root/group": []})
     assert devices == [] and check["detail"] == "ADOM root has no FortiGate to push to"
 
 
@@ -113,9 +121,19 @@ def test_allow_all_slots_are_named_per_admin_and_ipv6_is_a_warning():
     assert report.result()["failed_checks"] == ["trusted_hosts"]
 
 
-def test_an_admin_without_slot_values_is_read_as_unused():
+def test_a_slot_the_admin_lacks_has_its_factory_value():
+    # FortiManager's slot 1 allows every address until it is set (reference F1); the others are unused.
     _report, checks, _fmg = admins(["dave"], [{"userid": "dave"}])
+    assert checks["trusted_hosts"]["detail"] == "dave: trusted host 1 allow all (0.0.0.0/0.0.0.0)"
+    assert checks["trusted_hosts_ipv6"]["detail"] == "dave: IPv6 trusted host 1 allow all (::/0)"
+    _report, checks, _fmg = admins(["erin"], [{"userid": "erin", "trusthost1": ["127.0.0.1", "255.255.255.255"],
+                                               "ipv6_trusthost1": "::1/128"}])
     assert checks["trusted_hosts"]["passed"] is True and checks["trusted_hosts_ipv6"]["passed"] is True
+
+
+def test_any_zero_mask_is_allow_all():
+    _report, checks, _fmg = admins(["frank"], [admin("frank", slot1=("10.0.0.0", "0.0.0.0"))])
+    assert checks["trusted_hosts"]["detail"] == "frank: trusted host 1 allow all (0.0.0.0/0.0.0.0)"
 
 
 def test_no_usernames_skips_and_reads_nothing():

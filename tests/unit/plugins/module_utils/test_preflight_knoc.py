@@ -4,6 +4,7 @@
 """Checklist areas "Knoc settings" and "allowlist details": the Knoc agrees with the device setup."""
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._modes import mode_plan
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.knoc import check_knoc
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.report import Report
 
@@ -31,7 +32,7 @@ def params(**extra):
 def evaluate(p, knocs):
     client = FakeKnocknoc(knocs)
     report = Report()
-    url = check_knoc(report, p, connect=lambda _p: client)
+    url = check_knoc(report, p, mode_plan(p["mode"], p["use_fortimanager"]), connect=lambda _p: client)
     return url, report, dict((c["id"], c) for c in report.checks), client
 
 
@@ -48,7 +49,7 @@ def test_no_knoc_option_skips_without_a_client():
     def connect(_p):
         raise AssertionError("no client may be built")
     report = Report()
-    assert check_knoc(report, params(knoc=None), connect=connect) is None
+    assert check_knoc(report, params(knoc=None), mode_plan("passive_plus"), connect=connect) is None
     assert report.skipped == [{"item": "The Knoc has the correct settings", "reason": "no knoc given"}]
 
 
@@ -62,7 +63,7 @@ def test_an_unreachable_knocknoc_fails_the_item():
     def connect(_p):
         raise KnocknocError(202000, cause="connection refused")
     report = Report()
-    assert check_knoc(report, params(), connect=connect) is None
+    assert check_knoc(report, params(), mode_plan("passive_plus"), connect=connect) is None
     assert report.checks[0]["passed"] is False and "202000" in report.checks[0]["detail"]
 
 

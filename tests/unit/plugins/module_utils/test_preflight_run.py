@@ -6,7 +6,7 @@ in checklist order (fake FortiGate / FortiManager / Knocknoc, no lab)."""
 
 import pytest
 
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.run import invalid_options, run_preflight
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.run import Session, invalid_options, run_preflight
 
 from preflight_fakes import FakeFMG, FakeFortiGate, policy, refused
 
@@ -50,8 +50,16 @@ def fortigate(**extra):
                          lookup=lambda params, fgt: {"success": True, "policy_id": 1 if fgt.entries("kk_allow") else 0})
 
 
+class FakeSession(Session):
+    """Direct: the clients are FakeFortiGates. Through FortiManager: the FakeFMG's ``devices`` maps a
+    device name to its FakeFortiGate (the agent's view is the same fake)."""
+
+    def fortigate(self, client, vdom, device=None):
+        return client if device is None else client.devices[device.device]
+
+
 def run(p, reader, agent=None, check_mode=False):
-    return run_preflight(p, check_mode, clients=(reader, agent or reader), knocknoc=None).result()
+    return run_preflight(p, check_mode, FakeSession(reader, agent or reader, knocknoc=None)).result()
 
 
 def test_fortigate_passive_plus_order_and_the_test_grant():
@@ -133,3 +141,23 @@ def test_an_unreachable_fortimanager_gives_one_failed_item():
     fmg = FakeFMG({"/sys/status": refused(202001)})
     result = run(params(use_fortimanager=True), fmg)
     assert [c["id"] for c in result["checks"]] == ["reach"] and result["passed"] is False
+
+
+def test_fortimanager_passive_plus_checks_every_device_target():
+    fgt1, fgt2 = fortigate(), fortigate(**{"system/external-resource": [dict(FEED, name="Kk_Allow")]})
+    fmg = FakeFMG({"/sys/status": FMG_STATUS, "/pm/config/adom/root/obj/system/external-resource": [{"name": "kk_allow"}],
+                   "/dvmdb/adom/root/device": [{"name": "fgt1", "sn": "S1"}, {"name": "fgt2", "sn": "S2"}],
+                   "/dvmdb/adom/root/group": []})
+    fmg.devices = {"fgt1": fgt1, "fgt2": fgt2}
+    result = run(params(use_fortimanager=True, test_ip=IP, test_destination="10.0.0.10"), fmg)
+    checks = dict((c["id"], c) for c in result["checks"])
+    assert [c["id"] for c in result["checks"]][:4] == ["reach", "adom_object", "device_targets", "feed_name"]
+    assert checks["device_targets"]["detail"] == "fgt1, fgt2 in ADOM root"
+    assert checks["feed_name"]["detail"] == (
+        "fgt2: no external resource named kk_allow (found Kk_Allow: names are case-sensitive)")
+    # The test grant goes to every device with a policy, each on its own.
+    assert "fgt1: %s admitted by policy 1" % IP in checks["test_grant"]["detail"]
+    assert "fgt2: %s admitted by policy 1" % IP in checks["test_grant"]["detail"]
+    assert fgt1.entries("kk_allow") == [] and fgt2.entries("kk_allow") == []
+    assert fmg.calls[:3] == [("get", "/sys/status"), ("get", "/pm/config/adom/root/obj/system/external-resource"),
+                             ("rpc", ("/dvmdb/adom/root/device", "/dvmdb/adom/root/group"))]

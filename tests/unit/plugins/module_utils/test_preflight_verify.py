@@ -36,7 +36,7 @@ def grouped_lookup(params, fgt):
 
 def passive_plus(fgt, policies, test=TEST, label="fgt1"):
     report = Report()
-    trial_grant_passive_plus(report, [Target(fgt, fgt, label, "root")], "kk_allow", test, policies)
+    trial_grant_passive_plus(report, [Target(fgt, fgt, label)], "kk_allow", test, policies)
     return report.checks[0]
 
 
@@ -99,7 +99,7 @@ def test_targets_without_a_policy_get_no_test_grant():
 
 def test_lookup_parameters_come_from_the_options_then_the_policy():
     fgt = Target(FakeFortiGate(tables={"firewall/address": [{"name": "net", "subnet": "10.1.0.0 255.255.255.0"}]}),
-                 None, "fgt1", "root")
+                 None, "fgt1")
     assert lookup_params(fgt, TEST, [policy(1, dstaddr="net")]) == {
         "srcintf": "port2", "sourceip": IP, "dest": "10.1.0.1", "protocol": "tcp", "destport": 443}
     assert lookup_params(fgt, TEST, [policy(1, dstaddr="all", srcintf="any")])["srcintf"] == "port1"
@@ -111,7 +111,7 @@ def test_lookup_parameters_come_from_the_options_then_the_policy():
 
 def active(fgt, policies, test=TEST):
     report = Report()
-    trial_grant_active(report, Target(fgt, fgt, "fgt1", "root"), "kk_users", "kk_", test, policies)
+    trial_grant_active(report, Target(fgt, fgt, "fgt1"), "kk_users", "kk_", test, policies)
     return report.checks[0]
 
 
