@@ -96,14 +96,15 @@ class Outcome(object):
 
 class Target(object):
     """A proxy target: ``label`` (as results name it), ``path`` (what FortiManager takes),
-    ``device`` (the device name when it is one known device) and ``error`` (why it cannot be
-    used, e.g. 202101)."""
+    ``device`` (the device name when it is one known device), ``vdoms`` (its VDOM names, when the
+    look-up listed them) and ``error`` (why it cannot be used, e.g. 202101)."""
 
-    def __init__(self, label, path=None, device=None, error=None):
+    def __init__(self, label, path=None, device=None, error=None, vdoms=None):
         self.label = label
         self.path = path
         self.device = device
         self.error = error
+        self.vdoms = vdoms
 
     def __repr__(self):
         return "Target(%r, %r)" % (self.label, self.path)
@@ -244,15 +245,15 @@ class ProxiedFortiGates(FortiGates):
 
     :param targets: :class:`Target` list from :func:`resolve_targets`.
     :param vdom: the FortiGates' VDOM.
-    :param timeout: seconds FortiManager waits for the devices; default one second below the
-        client's read timeout, so that FortiManager reports slow devices itself first.
+    :param timeout: seconds FortiManager waits for the devices (default ``fmg.proxy_timeout``:
+        one second below the client's read timeout, so that FortiManager reports slow devices first).
     """
 
     def __init__(self, fmg, targets, vdom="root", timeout=None):
         self.fmg = fmg
         self.targets = list(targets)
         self.vdom = vdom or "root"
-        self.timeout = max(1, int(fmg.timeout) - 1) if timeout is None else timeout
+        self.timeout = fmg.proxy_timeout if timeout is None else timeout
         adoms = set(t.path.split("/")[1] for t in self.targets if t.path and t.path.startswith("adom/"))
         self._adom = adoms.pop() if len(adoms) == 1 and all(
             t.path is None or t.path.startswith("adom/") for t in self.targets) else None
@@ -408,9 +409,9 @@ def _lookup(fmg, adom, members):
     ``{name: [member names] or None}`` (members only when asked for; the global ADOM has no
     group list), or the :class:`KnocknocError` of the look-up."""
     if adom == GLOBAL_ADOM:
-        params = [{"url": "/dvmdb/device", "fields": ["name", "sn"]}]
+        params = [{"url": "/dvmdb/device", "fields": ["name", "sn", "vdom"]}]
     else:
-        params = [{"url": adom_url("/dvmdb", adom, "device"), "fields": ["name", "sn"]},
+        params = [{"url": adom_url("/dvmdb", adom, "device"), "fields": ["name", "sn", "vdom"]},
                   {"url": adom_url("/dvmdb", adom, "group"), "fields": ["name"]}]
         if members:
             params[1]["option"] = ["object member"]
@@ -438,8 +439,11 @@ def _path(adom, kind, name):
     return "%s/%s" % (kind, name) if adom == GLOBAL_ADOM else "adom/%s/%s/%s" % (adom, kind, name)
 
 
-def _devices(adom, names):
-    return [Target(_path(adom, "device", n), _path(adom, "device", n), device=n) for n in names]
+def _devices(adom, names, looked_up=()):
+    # looked_up: the look-up's device dicts, for their VDOM names (fields name, sn, vdom)
+    vdoms = dict((d.get("name"), [v.get("name") for v in d.get("vdom") or [] if isinstance(v, dict)] or None)
+                 for d in looked_up)
+    return [Target(_path(adom, "device", n), _path(adom, "device", n), device=n, vdoms=vdoms.get(n)) for n in names]
 
 
 def _unknown(text, adom, what):
@@ -455,7 +459,7 @@ def _named(text, adom, lookup, expand):
     devices, groups = lookup
     device = next((d["name"] for d in devices if text in (d.get("name"), d.get("sn"))), None)
     if device:
-        return _devices(adom, [device])
+        return _devices(adom, [device], devices)
     if text in groups or adom == GLOBAL_ADOM:
         # (no group list in the global ADOM: FortiManager resolves the name, 202101 if unknown)
         return _group(adom, text, lookup if expand else None, None)
@@ -466,7 +470,7 @@ def _device(adom, name, lookup, label):
     if isinstance(lookup, KnocknocError):
         return [Target(label, error=lookup)]
     device = next((d["name"] for d in lookup[0] if name in (d.get("name"), d.get("sn"))), None)
-    return _devices(adom, [device]) if device else [_unknown(label, adom, "a device")]
+    return _devices(adom, [device], lookup[0]) if device else [_unknown(label, adom, "a device")]
 
 
 def _group(adom, name, lookup, label):
@@ -478,9 +482,9 @@ def _group(adom, name, lookup, label):
         return [Target(label or path, error=lookup)]
     devices, groups = lookup
     if name == DEFAULT_TARGET_GROUP:
-        return _devices(adom, [d["name"] for d in devices])  # every device of the ADOM, by definition
+        return _devices(adom, [d["name"] for d in devices], devices)  # every device of the ADOM, by definition
     if groups.get(name) is not None:
-        return _devices(adom, groups[name])
+        return _devices(adom, groups[name], devices)
     if adom == GLOBAL_ADOM:
         return [Target(label or path, path)]
     return [_unknown(label or path, adom, "a device group")]

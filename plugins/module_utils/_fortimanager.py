@@ -192,18 +192,19 @@ class FortiManagerClient(HttpClient):
         -5/-11 -> 202002, -6 -> 202150, -10 -> 202001 (the agent's table; -5 and -10 only when
         FortiManager's message does not say they mean "no such command" / "invalid data", their
         reference E5 meanings); -2 and -3 -> the
-        caller's ``not_found_code`` (202051 for an admin user, 202101 for a proxy target): the
-        Knocknoc docs say a missing object gives -2 while FortiManager's own table says -3, so both
-        are taken as "not found" except for ``add``, where -2 means "already exists". Anything
+        caller's ``not_found_code`` (202051 for an admin user, 202101 for a proxy target), and so
+        is -4 (:data:`NOT_FOUND_CODES`): the Knocknoc docs say a missing object gives -2 while
+        FortiManager's own table says -3, so both are taken as "not found" except for ``add``,
+        where -2 means "already exists". Anything
         else gets ``code=None`` and the meaning from reference E5. ``code_map`` overrides.
         """
         code = status.get("code")
         message = status.get("message") or FMG_STATUS.get(code, "no documented meaning")
         mapping = dict(AGENT_STATUS_CODES)
         if not_found_code is not None:
-            mapping[-3] = not_found_code
-            if method != "add":
-                mapping[-2] = not_found_code
+            for not_found in NOT_FOUND_CODES:
+                if not_found != -2 or method != "add":
+                    mapping[not_found] = not_found_code
         mapping.update(code_map or {})
         info = dict(details or {})
         info.update({"jsonrpc_code": code, "jsonrpc_message": status.get("message"), "method": method, "url": url})
@@ -270,6 +271,13 @@ class FortiManagerClient(HttpClient):
         return probe["status"].get("code") == -11
 
     # -- proxy to managed FortiGates -----------------------------------------------------------------
+    @property
+    def proxy_timeout(self):
+        """Seconds FortiManager may wait for the devices of a proxy call: a second below this
+        client's read timeout, so that FortiManager reports a slow device itself (per device)
+        before the whole call times out here. FortiManager's own default is 60 s."""
+        return max(1, int(self.timeout) - 1)
+
     def proxy(self, action, resource, payload=None, targets=None, timeout=None, idempotent=None):
         """Run one FortiOS REST call on managed FortiGates (``exec /sys/proxy/json``, reference H).
 
@@ -278,7 +286,7 @@ class FortiManagerClient(HttpClient):
             ``/api/v2/monitor/system/external-resource/dynamic?vdom=root``.
         :param targets: list of ``adom/<adom>/device/<name>`` / ``adom/<adom>/group/<group>``
             (default: ``All_FortiGate`` of the client's ADOM).
-        :param timeout: seconds FortiManager waits for the devices (its default is 60).
+        :param timeout: seconds FortiManager waits for the devices (default :attr:`proxy_timeout`).
         :param idempotent: allow HTTP-level retries (default: True for get/put/delete).
         :returns: one dict per device: ``target`` (device name), ``status_code`` and
             ``status_message`` (FortiManager's per-device status), ``response`` (the FortiGate's
@@ -293,8 +301,7 @@ class FortiManagerClient(HttpClient):
                 "target": list(targets) if targets else [group_target(self.adom)]}
         if payload is not None:
             data["payload"] = payload
-        if timeout is not None:
-            data["timeout"] = int(timeout)
+        data["timeout"] = int(self.proxy_timeout if timeout is None else timeout)
         items = self.call("exec", "/sys/proxy/json", data=data, not_found_code=202101, idempotent=idempotent)
         if items is None:
             items = []

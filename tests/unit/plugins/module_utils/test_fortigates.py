@@ -225,7 +225,7 @@ def test_names_serials_and_groups_in_one_request(both, fmg):
     targets = resolve_targets(fmg, ["fgt1", SERIALS["fgt2"], "branches", "fgt9", "adom/root/device/fgt1"])
     assert len(both.jsonrpc_requests()) == 1
     assert both.jsonrpc_requests()[0].json()["params"] == [
-        {"url": "/dvmdb/adom/root/device", "fields": ["name", "sn"]}, {"url": "/dvmdb/adom/root/group", "fields": ["name"]}]
+        {"url": "/dvmdb/adom/root/device", "fields": ["name", "sn", "vdom"]}, {"url": "/dvmdb/adom/root/group", "fields": ["name"]}]
     assert [(t.label, t.path, t.device) for t in targets if t.error is None] == [
         ("adom/root/device/fgt1", "adom/root/device/fgt1", "fgt1"),
         ("adom/root/device/fgt2", "adom/root/device/fgt2", "fgt2"),
@@ -334,3 +334,20 @@ def test_workspace_handle_without_workspace_mode(both, fmg):
         assert not workspace.locked
         workspace.commit()
     assert both.fmg.calls == [("get", "/cli/global/system/global")]
+
+
+def test_every_proxy_call_waits_less_than_the_client(both, fmg):
+    seen = both.proxy_answers(lambda data: [])
+    fmg.proxy("get", "/api/v2/monitor/system/status?vdom=root")
+    assert fmg.proxy_timeout == 19 and seen[0]["timeout"] == 19
+    fmg.timeout = 1
+    fmg.proxy("get", "/api/v2/monitor/system/status?vdom=root")
+    assert seen[1]["timeout"] == 1
+
+
+def test_one_not_found_set(both, fmg):
+    both.fmg.routes[("get", "/cli/global/system/admin/user/nobody")] = ({"code": -4, "message": "Object not found"}, None)
+    assert fmg.get_or_none("/cli/global/system/admin/user/nobody") is None
+    with pytest.raises(KnocknocError) as info:
+        fmg.call("get", "/cli/global/system/admin/user/nobody", not_found_code=202051)
+    assert info.value.code == 202051
