@@ -7,7 +7,7 @@
 - :func:`validate` checks the options before any request (:class:`InvalidOption` names the option).
 - :func:`desired_fields` and :func:`fields_for_version` give the FortiOS fields to manage, the
   latter dropping fields an older FortiOS lacks when the value is its only behaviour.
-- :func:`send_password` says when the password (never read back) is sent.
+- :func:`plan_resource` plans the object's CRUD (the password is a secret: never compared nor shown).
 - :func:`install_reason` and :func:`out_of_sync` decide whether a FortiManager install is due
   for an unchanged ADOM object, from what the FortiGates of the install scope hold.
 - :func:`run_fortigate` and :func:`run_fortimanager` run the flows on the transports they are given.
@@ -15,11 +15,25 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import parse_version
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import device_target, group_target
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigates import (
+    DirectFortiGate,
+    ProxiedFortiGates,
+    Target,
+    require_targets,
+    resolve_targets,
+)
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import (
+    INVALID_URL,
+    adom_url,
+    connection_from_params,
+    device_target,
+    group_target,
+    resolve_fortinet_params,
+)
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import CREATE, DELETE, diff_fields, plan_object
 
 TABLE = "system/external-resource"
@@ -83,8 +97,9 @@ def validate(params):
     if not params["package"]:
         raise InvalidOption("package must not be empty")
     for target in params.get("targets") or []:
-        if not target or target != target.strip():
-            raise InvalidOption("targets must be device names or serial numbers, got %r" % target)
+        # names only: the ADOM is adom, and the VDOM vdom (a full proxy path would name other ones)
+        if not target or target != target.strip() or "/" in target:
+            raise InvalidOption("targets must be device names, serial numbers or device group names, got %r" % target)
 
 
 def validate_resource(params):
@@ -158,16 +173,6 @@ def fields_for_version(desired, version):
                 OPTION_OF[field], fields[field], NEEDS[field], version))
         del fields[field]
     return fields
-
-
-def send_password(params, current):
-    """Whether to send the password: on create, when the device has none, or always if asked."""
-    if params["password"] is None:
-        return False
-    if current is None or params["update_password"] == "always":
-        return True
-    # An empty value means no password is set (secrets read back masked only when set).
-    return not current.get("password")
 
 
 def overridden_fields(obj):
@@ -259,164 +264,189 @@ class Run(object):
         return out
 
 
+def execute(run, environ=None):
+    """Run the module on the FortiGate, or the FortiManager, that the connection options name."""
+    resolved = resolve_fortinet_params(run.params, environ)
+    client = connection_from_params(resolved, environ)
+    client.add_secret(run.params["password"])
+    with client:
+        if resolved.get("use_fortimanager"):
+            client.lock_timeout = run.params["lock_timeout"]
+            run_fortimanager(client, run, resolved["adom"], resolved["vdom"])
+        else:
+            run_fortigate(DirectFortiGate(client, resolved["vdom"]), run)
+
+
+def _one(outcomes):
+    """The value of a single FortiGate's answer, or its error raised."""
+    return outcomes[0].get()
+
+
 def run_fortigate(fortigate, run):
-    """The resource on one FortiGate (``fortigate``: the FortiGate interface, in the VDOM to manage)."""
+    """The resource on one FortiGate (``fortigate``: a ``_fortigates.FortiGates`` of one device, in
+    the VDOM to manage)."""
     params = run.params
     name = params["name"]
-    current = fortigate.get_entry(TABLE, name)
+    current = _one(fortigate.get_entry(TABLE, name))
     run.before = current
     desired = None
     if params["state"] == "present":
         desired = desired_fields(params)
         if version_bound_fields(desired):
-            desired = fields_for_version(desired, fortigate.system_status()["version"])
+            desired = fields_for_version(desired, _one(fortigate.system_status())["version"])
     plan = run.plan = plan_resource(params, current, desired)
     run.changed = plan.changed
     if not plan.changed or run.check_mode:
         run.after = plan.predict(current) if plan.changed else current
         return
     if plan.action == DELETE:
-        fortigate.delete(TABLE, name)
+        _one(fortigate.delete(TABLE, name))
         run.written = True
         return
     if plan.action == CREATE:
-        fortigate.create(TABLE, plan.body)
+        _one(fortigate.create(TABLE, plan.body))
     else:
-        fortigate.update(TABLE, name, plan.body)
+        _one(fortigate.update(TABLE, name, plan.body))
     run.written = True
-    run.after = fortigate.get_entry(TABLE, name)
+    run.after = _one(fortigate.get_entry(TABLE, name))
 
 
 # -- FortiManager -----------------------------------------------------------------------------------
-def fmg_object_url(adom, name=None):
-    url = "/pm/config/adom/%s/obj/%s" % (adom, TABLE)
-    return url if name is None else "%s/%s" % (url, name)
+def object_url(adom, name=None):
+    """The ADOM object's JSON-RPC URL (the table's without ``name``)."""
+    return adom_url("/pm/config", adom, "obj/%s%s" % (TABLE, "" if name is None else "/" + name))
 
 
-def fmg_get_object(client, adom, name):
-    try:
-        return client.call("get", fmg_object_url(adom, name))
-    except KnocknocError as err:
-        code = err.details.get("jsonrpc_code")
-        if code == -3:
-            return None
-        if code == -6:
-            raise KnocknocError(None, "ADOM %s does not exist on FortiManager (JSON-RPC status -6 on get %s)" % (
-                adom, fmg_object_url(adom, name)), description="FortiManager rejected the request",
-                hint="Check adom: it must name an ADOM exactly as FortiManager shows it.", details=err.details)
-        raise
+def package_scope(pkg, package, adom):
+    """The installation targets of policy package ``pkg`` (``scope member``: devices with their
+    VDOM, or device groups), as an install scope."""
+    scope = pkg.get("scope member") if isinstance(pkg, dict) else None
+    if not scope:
+        raise KnocknocError(None, "policy package %s of ADOM %s has no installation targets" % (package, adom),
+                            description="Nothing to install on",
+                            hint="Give targets (device names or serial numbers), or set install=false.")
+    return [dict((k, v) for k, v in item.items() if k in ("name", "vdom")) for item in scope if isinstance(item, dict)]
 
 
-def fmg_scope(client, params, adom, vdom):
-    """The install scope: the named targets in ``vdom``, or the package's installation targets."""
-    package = params["package"]
-    try:
-        pkg = client.call("get", "/pm/pkg/adom/%s/%s" % (adom, package))
-    except KnocknocError as err:
-        if err.details.get("jsonrpc_code") in (-3, -6):
-            raise KnocknocError(None, "policy package %s does not exist in ADOM %s" % (package, adom),
-                                description="FortiManager rejected the request",
-                                hint="Set package to a policy package of the ADOM (FortiManager's default is"
-                                     " 'default').", details=err.details)
-        raise
-    targets = params.get("targets")
-    if not targets:
-        scope = (pkg or {}).get("scope member") if isinstance(pkg, dict) else None
-        if not scope:
-            raise KnocknocError(None, "policy package %s of ADOM %s has no installation targets" % (package, adom),
-                                description="Nothing to install on",
-                                hint="Give targets (device names or serial numbers), or set install=false.")
-        return [dict((k, v) for k, v in item.items() if k in ("name", "vdom")) for item in scope]
-    devices = client.call("get", "/dvmdb/adom/%s/device" % adom, fields=["name", "sn", "vdom"]) or []
+def targets_scope(targets, vdom):
+    """The install scope for resolved ``targets`` (``_fortigates.Target``): each device in
+    ``vdom``, each device group as a whole; a device without that VDOM is refused."""
     scope = []
     for target in targets:
-        found = [d for d in devices if isinstance(d, dict) and target in (d.get("name"), d.get("sn"))]
-        if not found:
-            raise KnocknocError(202101, cause="no FortiGate named %s (name or serial number) in ADOM %s" % (target, adom),
-                                details={"target": target, "adom": adom})
-        device = found[0]
-        vdoms = [v.get("name") for v in device.get("vdom") or [] if isinstance(v, dict)]
-        if vdoms and vdom not in vdoms:
-            raise KnocknocError(None, "FortiGate %s has no VDOM %s (it has %s)" % (device["name"], vdom,
-                                                                                   ", ".join(vdoms)),
-                                description="Invalid option", hint="Set vdom to a VDOM of every target.",
-                                details={"target": target, "vdom": vdom})
-        member = {"name": device["name"], "vdom": vdom}
+        if target.device is None:
+            member = {"name": target.path.rsplit("/", 1)[-1]}
+        else:
+            vdoms = target.vdoms
+            if vdoms and vdom not in vdoms:
+                raise KnocknocError(None, "FortiGate %s has no VDOM %s (it has %s)" % (
+                    target.device, vdom, ", ".join(vdoms)), description="Invalid option",
+                    hint="Set vdom to a VDOM of every target.", details={"target": target.label, "vdom": vdom})
+            member = {"name": target.device, "vdom": vdom}
         if member not in scope:
             scope.append(member)
     return scope
 
 
-def fmg_out_of_sync(client, adom, vdom, scope, name, desired, overridden):
-    """The FortiGates of ``scope`` that lack the resource as ``desired`` (read through the proxy)."""
+def install_scope(fmg, params, adom, vdom):
+    """Where to install: the named ``targets`` in ``vdom``, else the installation targets of the
+    policy package (which must exist either way: the install goes through it)."""
+    package = params["package"]
+    try:
+        pkg = fmg.get_or_none(adom_url("/pm/pkg", adom, package))
+    except KnocknocError as err:
+        # The ADOM is known by now (the object was read), so an invalid URL is the package path.
+        if err.details.get("jsonrpc_code") != INVALID_URL:
+            raise
+        pkg = None
+    if pkg is None:
+        raise KnocknocError(None, "policy package %s does not exist in ADOM %s" % (package, adom),
+                            description="FortiManager rejected the request",
+                            hint="Set package to a policy package of the ADOM (FortiManager's default is 'default').",
+                            details={"adom": adom, "package": package})
+    if not params.get("targets"):
+        return package_scope(pkg, package, adom)
+    return targets_scope(require_targets(resolve_targets(fmg, params["targets"], adom)), vdom)
+
+
+def scope_fortigates(fmg, adom, vdom, scope):
+    """The install scope as FortiGates to read through FortiManager, one way per VDOM: ``[(vdom, FortiGates)]``
+    (a device group stands for its devices in ``vdom``)."""
     by_vdom = {}
     for member in scope:
         if "vdom" in member:
-            by_vdom.setdefault(member["vdom"], []).append(device_target(adom, member["name"]))
+            target = Target(member["name"], device_target(adom, member["name"]), device=member["name"])
         else:
-            by_vdom.setdefault(vdom, []).append(group_target(adom, member["name"]))
+            target = Target(member["name"], group_target(adom, member["name"]))
+        by_vdom.setdefault(member.get("vdom", vdom), []).append(target)
+    return [(v, ProxiedFortiGates(fmg, targets, v)) for v, targets in sorted(by_vdom.items())]
+
+
+def out_of_sync(fortigates, name, desired, overridden):
+    """The FortiGates of ``fortigates`` (``[(vdom, FortiGates)]``) that lack resource ``name`` as
+    ``desired``, one line each. A FortiGate that cannot be read counts (an install may repair
+    it, and will say why it cannot); a failure of the whole call raises."""
     problems = []
-    for member_vdom, targets in sorted(by_vdom.items()):
-        resource = "/api/v2/cmdb/%s/%s?vdom=%s" % (TABLE, quote(name, safe=""), quote(member_vdom, safe=""))
-        for item in client.proxy("get", resource, targets=targets):
-            where = "%s (%s)" % (item["target"], member_vdom)
-            if item["status_code"] != 0:
-                problems.append("%s: %s" % (where, item["status_message"] or "unreachable"))
-                continue
-            response = item["response"] if isinstance(item["response"], dict) else {}
-            results = response.get("results")
-            entry = results[0] if item["ok"] and isinstance(results, list) and results else None
-            problem = compare_installed(desired, overridden, entry)
+    for vdom, fgts in fortigates:
+        for outcome in fgts.get_entry(TABLE, name):
+            if outcome.error is not None:
+                if not outcome.error.details.get("target"):
+                    raise outcome.error  # FortiManager refused the call itself: not a FortiGate's state
+                problem = outcome.error.cause
+            else:
+                problem = compare_installed(desired, overridden, outcome.value)
             if problem:
-                problems.append("%s: %s" % (where, problem))
+                problems.append("%s (%s): %s" % (outcome.target, vdom, problem))
     return problems
 
 
-def run_fortimanager(client, run, adom, vdom):
-    """The resource as an object of ``adom``, installed on the FortiGates (``vdom`` for named targets)."""
+def write_object(fmg, plan, adom, name):
+    """Send the plan's write of the ADOM object."""
+    if plan.action == DELETE:
+        fmg.call("delete", object_url(adom, name))
+    elif plan.action == CREATE:
+        fmg.call("add", object_url(adom), data=plan.body)
+    else:
+        fmg.call("update", object_url(adom, name), data=dict(plan.body, name=name))
+
+
+def run_fortimanager(fmg, run, adom, vdom):
+    """The resource as an object of ``adom`` (``fmg``: a FortiManagerClient), installed on the
+    FortiGates of the install scope (named targets in ``vdom``, or the package's)."""
     params, name = run.params, run.params["name"]
-    current = fmg_get_object(client, adom, name)
+    current = fmg.get_or_none(object_url(adom, name), adom=adom)
     run.before = current
     absent = params["state"] == "absent"
     desired = None if absent else desired_fields(params)
     plan = run.plan = plan_resource(params, current, desired)
-    object_changes = plan.changed
 
     # Everything the install needs is read before the first write, so that bad targets fail early.
     scope, reason = None, None
-    if params["install"] and (object_changes or not absent):
-        scope = fmg_scope(client, params, adom, vdom)
+    if params["install"] and (plan.changed or not absent):
+        scope = install_scope(fmg, params, adom, vdom)
         problems = []
-        if not object_changes:
-            problems = fmg_out_of_sync(client, adom, vdom, scope, name, desired, overridden_fields(current))
-        reason = install_reason(object_changes, absent, problems)
-    run.changed = object_changes or reason is not None
-    run.after = plan.predict(current) if object_changes and run.check_mode else current
-    if absent:
-        run.after = None
+        if not plan.changed:
+            problems = out_of_sync(scope_fortigates(fmg, adom, vdom, scope), name, desired, overridden_fields(current))
+        reason = install_reason(plan.changed, absent, problems)
+    run.changed = plan.changed or reason is not None
+    run.after = None if absent else plan.predict(current) if plan.changed and run.check_mode else current
     if not run.changed or run.check_mode:
         return
 
-    with client.workspace(adom) as locked:
-        if object_changes:
-            if plan.action == DELETE:
-                client.call("delete", fmg_object_url(adom, name))
-            elif plan.action == CREATE:
-                client.call("add", fmg_object_url(adom), data=plan.body)
-            else:
-                client.call("update", fmg_object_url(adom, name), data=dict(plan.body, name=name))
+    with fmg.open_workspace(adom) as workspace:
+        if plan.changed:
+            write_object(fmg, plan, adom, name)
             run.written = True
         if reason is not None:
-            if locked and object_changes:
+            if plan.changed:
                 # FortiManager installs what is saved: commit before the install, still holding the lock
                 # so that no one else's half-done change is installed with ours.
-                client.call("exec", "/dvmdb/adom/%s/workspace/commit" % adom)
+                workspace.commit()
             try:
-                task = client.install_package(adom, params["package"], scope, flags=INSTALL_FLAGS)
+                task = fmg.install_package(adom, params["package"], scope, flags=INSTALL_FLAGS)
             except KnocknocError as err:
                 err.details["install_reason"] = reason
                 raise
             run.written = True
             run.install = install_summary(task, scope, reason)
     if not absent:
-        run.after = fmg_get_object(client, adom, name)
+        run.after = fmg.get_or_none(object_url(adom, name), adom=adom)

@@ -95,9 +95,11 @@ options:
     type: str
   targets:
     description:
-      - FortiManager only. The FortiGates (device names or serial numbers, as in FortiManager's Device Manager) to install
-        on, each in O(vdom).
+      - FortiManager only. The FortiGates to install on, each in O(vdom), by device name or serial number, or by name of
+        a device group (installed as a whole), as FortiManager's Device Manager shows them in O(adom).
       - When not set, the installation targets of O(package) are used, as FortiManager's Install Wizard does.
+      - A name that is not in O(adom), like an O(adom) that does not exist, fails with agent error 202101 before any
+        change.
     type: list
     elements: str
   package:
@@ -301,16 +303,10 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import K
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._external_resource import (
     InvalidOption,
     Run,
-    run_fortigate,
-    run_fortimanager,
+    execute,
     validate,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import (
-    FortiManagerClient,
-    fortinet_argspec,
-    resolve_fortinet_params,
-)
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import fortinet_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 
 
@@ -343,16 +339,7 @@ def main():
 
     run = Run(params, module.check_mode)
     try:
-        resolved = resolve_fortinet_params(params)
-        if resolved.get("use_fortimanager"):
-            client = FortiManagerClient.from_params(resolved)
-            client.lock_timeout = params["lock_timeout"]
-            client.add_secret(params["password"])
-            run_fortimanager(client, run, resolved["adom"], resolved["vdom"])
-        else:
-            client = FortiGateClient.from_params(resolved)
-            client.add_secret(params["password"])
-            run_fortigate(client, run)
+        execute(run)
     except InvalidOption as exc:
         module.fail_json(msg=str(exc), changed=run.written)
     except KnocknocError as err:

@@ -221,10 +221,13 @@ def test_fortimanager_create_install_and_converge(labview, run_module):
         assert stored_password(labview.lab, device) == KEY
     assert on_device(labview, "fgt3") is None  # another ADOM
 
-    writes = dict((name, c["writes"]) for name, c in labview.counters().items())
+    before = labview.counters()
     again = run_module(MODULE, args, diff=True)
     assert again["changed"] is False and "install" not in again, again
-    assert dict((name, c["writes"]) for name, c in labview.counters().items()) == writes  # reads only
+    after = labview.counters()
+    assert dict((n, c["writes"]) for n, c in after.items()) == dict((n, c["writes"]) for n, c in before.items())
+    # reads only: the object, the package, the targets (one look-up), the FortiGates (one proxy call)
+    assert after["fmg1"]["requests"] - before["fmg1"]["requests"] == 4
 
     # A FortiGate that lost the resource (or missed an install) is installed again.
     assert labview.device("fgt2").request("DELETE", "/api/v2/cmdb/%s/%s" % (TABLE, NAME)).status_code == 200
@@ -235,6 +238,18 @@ def test_fortimanager_create_install_and_converge(labview, run_module):
     assert "fgt2 (root): missing" in repaired["install"]["reason"]
     assert on_device(labview, "fgt2") is not None
     assert run_module(MODULE, args)["changed"] is False
+
+
+def test_fortimanager_device_group_target(labview, run_module):
+    args = fmg_args(labview, targets=["All_FortiGate"])
+    created = run_module(MODULE, args)
+    assert created["changed"] is True and created["install"]["scope"] == [{"name": "All_FortiGate"}], created
+    assert sorted(d["name"] for d in created["install"]["devices"]) == ["fgt1", "fgt2"]
+    assert on_device(labview, "fgt1")["resource"] == URL and on_device(labview, "fgt2")["resource"] == URL
+    assert run_module(MODULE, args)["changed"] is False  # the group's FortiGates are read through FortiManager
+    assert labview.device("fgt1").request("DELETE", "/api/v2/cmdb/%s/%s" % (TABLE, NAME)).status_code == 200
+    repaired = run_module(MODULE, args)
+    assert repaired["changed"] is True and "fgt1 (root): missing" in repaired["install"]["reason"]
 
 
 def test_fortimanager_package_scope_check_mode_and_delete(labview, run_module):
@@ -262,14 +277,17 @@ def test_fortimanager_unknown_target_or_package_fails_before_writes(labview, run
     nopkg = run_module(MODULE, fmg_args(labview, package="nopkg"))
     assert nopkg["failed"] is True and "nopkg" in nopkg["msg"]
     noadom = run_module(MODULE, fmg_args(labview, adom="apac"))
-    assert noadom["failed"] is True and "ADOM apac" in noadom["msg"]
+    assert noadom["failed"] is True and noadom["error_code"] == 202101 and "ADOM apac" in noadom["msg"]
     assert labview.writes("fmg1") == 0
 
 
 # -- FortiManager, ADOM emea in workspace mode ----------------------------------------------------
 def test_workspace_adom_lock_commit_unlock(labview, run_module):
     args = fmg_args(labview, adom="emea")
+    before = labview.counters()["fmg1"]["requests"]
     created = run_module(MODULE, args)
+    # get object, package; mode, lock, add, commit (so the install sends it), install, task, commit, unlock; get object
+    assert labview.counters()["fmg1"]["requests"] - before == 11
     assert created["changed"] is True and created["install"]["scope"] == [{"name": "fgt3", "vdom": "root"}]
     assert lockinfo(labview) == []  # unlocked after the run
     # Committed: another administrator (a lockless reader) sees it, and it is on fgt3.

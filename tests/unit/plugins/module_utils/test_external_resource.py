@@ -52,6 +52,7 @@ def test_valid_options_pass():
     ({"package": ""}, ["package"]),
     ({"use_fortimanager": True, "targets": [" fgt1"]}, ["targets", "' fgt1'"]),
     ({"use_fortimanager": True, "targets": [""]}, ["targets"]),
+    ({"use_fortimanager": True, "targets": ["adom/root/device/fgt1"]}, ["targets", "device names"]),
 ])
 def test_invalid_options_name_the_option(override, words):
     with pytest.raises(er.InvalidOption) as info:
@@ -111,11 +112,28 @@ def test_fields_for_version_drops_implicit_values_and_refuses_others():
     ("k", "on_create", None, True),
     ("k", "on_create", {"password": "ENC XXXX"}, False),
     ("k", "on_create", {"password": ""}, True),
-    ("k", "on_create", {}, True),
+    ("k", "on_create", {"password": []}, True),  # FortiManager's empty list
+    ("k", "on_create", {"password": ["ENC abc"]}, False),
     ("k", "always", {"password": "ENC XXXX"}, True),
 ])
-def test_send_password(password, update, current, sent):
-    assert er.send_password(params(password=password, update_password=update), current) is sent
+def test_password_is_sent_on_create_when_unset_or_always(password, update, current, sent):
+    base = {"name": "kk_allow", "type": "address", "status": "enable", "resource": URL, "username": "apikey",
+            "refresh-rate": 5}
+    current = dict(base, **current) if current is not None else None
+    plan = er.plan_resource(params(password=password, update_password=update), current, er.desired_fields(params()))
+    assert ("password" in plan.secrets_sent) is sent
+    assert ("password" in (plan.body or {})) is sent
+    assert plan.changed is (current is None or sent)
+
+
+def test_plan_resource_shows_no_password_and_deletes_by_name():
+    current = {"name": "kk_allow", "type": "address", "password": "ENC XXXX", "refresh-rate": 5}
+    plan = er.plan_resource(params(refresh_rate=6), current, er.desired_fields(params(refresh_rate=6)))
+    assert plan.hide(current)["password"] == "<hidden>"
+    assert plan.view(current) == {"name": "kk_allow", "type": "address", "password": "<hidden>", "refresh-rate": 5}
+    absent = er.plan_resource(params(state="absent"), current, None)
+    assert absent.action == "delete" and absent.body is None
+    assert er.plan_resource(params(state="absent"), None, None).changed is False
 
 
 # -- FortiManager install decisions ------------------------------------------------------------------
