@@ -51,8 +51,9 @@ options:
     default: kk_
   device_targets:
     description:
-      - FortiManager device targets of the push (device names, serial numbers, or C(adom/<adom>/device/<name>) and
-        C(adom/<adom>/group/<group>) paths).
+      - FortiManager device targets of the push (device names, serial numbers, device group names, or
+        C(adom/<adom>/device/<name>) and C(adom/<adom>/group/<group>) paths). Each target is checked on every FortiGate
+        it names; a malformed item (empty, or a path of another shape) is refused before any request.
       - Default is every FortiGate of the ADOM (C(All_FortiGate)), as Knocknoc does.
     type: list
     elements: str

@@ -11,7 +11,7 @@ import ipaddress
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigates import DirectFortiGate, ProxiedFortiGates
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigates import DirectFortiGate, ProxiedFortiGates, is_target
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import FortiManagerClient
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._modes import mode_plan
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight import fmg as fmg_reads
@@ -52,9 +52,11 @@ def invalid_options(p):
                 ipaddress.ip_address(p[option])
             except ValueError:
                 return "%s must be an IP address, got %r" % (option, p[option])
-    if any(not str(target).strip("/ ") for target in p["device_targets"] or []):
-        return ("device_targets must not contain an empty item, got %r (leave device_targets unset for"
-                " All_FortiGate)" % (p["device_targets"],))
+    bad = [target for target in p["device_targets"] or [] if not is_target(target)]
+    if bad:
+        return ("device_targets items must be device names, serial numbers, device group names or"
+                " adom/<adom>/device|group/<name> paths, got %s (leave device_targets unset for All_FortiGate)"
+                % ", ".join(repr(target) for target in bad))
     if p["knoc"] and not p["knocknoc_url"]:
         return "knocknoc_url (or KNOCKNOC_URL) is required with knoc"
     return None

@@ -20,8 +20,8 @@ ROUTES = {"/dvmdb/adom/root/device": DEVICES,
 LOOKUP = ("rpc", ("/dvmdb/adom/root/device", "/dvmdb/adom/root/group"))
 
 
-def targets(wanted, routes=ROUTES):
-    fmg = FakeFMG(routes)
+def targets(wanted, routes=None):
+    fmg = FakeFMG(ROUTES if routes is None else routes)
     report = Report()
     devices = check_device_targets(report, fmg, "root", wanted)
     return [t.device for t in devices], report.checks[0], fmg

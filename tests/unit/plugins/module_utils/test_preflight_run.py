@@ -29,8 +29,9 @@ def params(**extra):
     ({"mode": "active"}, "address_group is required for mode=active without use_fortimanager"),
     ({"test_ip": "nope"}, "test_ip must be an IP address, got 'nope'"),
     ({"agent_address": "192.0.2.300"}, "agent_address must be an IP address"),
-    ({"device_targets": [""]}, "device_targets must not contain an empty item, got ['']"),
-    ({"device_targets": ["fgt1", " / "]}, "device_targets must not contain an empty item"),
+    ({"device_targets": [""]}, "device_targets items must be device names, serial numbers, device group names or"
+                               " adom/<adom>/device|group/<name> paths, got ''"),
+    ({"device_targets": ["fgt1", " ", "adom/root/fgt2"]}, "paths, got ' ', 'adom/root/fgt2'"),
     ({"knoc": "edge"}, "knocknoc_url (or KNOCKNOC_URL) is required with knoc"),
 ])
 def test_invalid_options_are_named(extra, words):
@@ -39,7 +40,8 @@ def test_invalid_options_are_named(extra, words):
 
 def test_valid_options_pass():
     assert invalid_options(params(mode="active", use_fortimanager=True, resource_name=None)) is None
-    assert invalid_options(params(test_ip="2001:db8::1", device_targets=["fgt1", "adom/root/group/g"])) is None
+    assert invalid_options(params(test_ip="2001:db8::1", device_targets=["fgt1", "adom/root/group/g", "branch",
+                                                                          "adom/root/device/FGVM01TM24000001"])) is None
 
 
 def fortigate(**extra):

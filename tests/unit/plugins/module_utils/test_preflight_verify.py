@@ -34,9 +34,9 @@ def grouped_lookup(params, fgt):
     return {"success": True, "policy_id": 1 if "kk_preflight-%s" % params["sourceip"] in members else 0}
 
 
-def passive_plus(fgt, policies, test=TEST, label="fgt1"):
+def passive_plus(fgt, policies, test=None, label="fgt1"):
     report = Report()
-    trial_grant_passive_plus(report, [Target(fgt, fgt, label)], "kk_allow", test, policies)
+    trial_grant_passive_plus(report, [Target(fgt, fgt, label)], "kk_allow", test or TEST, policies)
     return report.checks[0]
 
 
@@ -109,9 +109,9 @@ def test_lookup_parameters_come_from_the_options_then_the_policy():
                                             "destport": None}
 
 
-def active(fgt, policies, test=TEST):
+def active(fgt, policies, test=None):
     report = Report()
-    trial_grant_active(report, Target(fgt, fgt, "fgt1"), "kk_users", "kk_", test, policies)
+    trial_grant_active(report, Target(fgt, fgt, "fgt1"), "kk_users", "kk_", test or TEST, policies)
     return report.checks[0]
 
 
