@@ -337,6 +337,8 @@ def main(argv=None):
         return runs if size < FLEET or args.runs else 1
 
     workroot = Path(tempfile.mkdtemp(prefix="kkbench-fleet-"))
+    # The machine's load average: other processes' share of the 2 cores shows in every wall time.
+    load_before = os.getloadavg()[0]
     began = time.perf_counter()
     sections = {}
     if "lab" in wanted:
@@ -361,13 +363,15 @@ def main(argv=None):
     import ansible
     report = {"meta": {"runs": runs, "quick": args.quick, "cpus": os.cpu_count(), "python": platform.python_version(),
                        "ansible_core": ansible.__version__, "forks": FORKS,
-                       "seconds": round(time.perf_counter() - began, 1)},
+                       "seconds": round(time.perf_counter() - began, 1),
+                       "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)]},
               "sections": sections}
     if args.json:
         print(json.dumps(report, indent=1))
     else:
-        print("Fleet benchmarks (%d CPUs, Python %s, ansible-core %s, %.0f s in total)\n" % (
-            report["meta"]["cpus"], report["meta"]["python"], report["meta"]["ansible_core"], report["meta"]["seconds"]))
+        print("Fleet benchmarks (%d CPUs, Python %s, ansible-core %s, %.0f s in total, load average %s -> %s)\n" % (
+            report["meta"]["cpus"], report["meta"]["python"], report["meta"]["ansible_core"], report["meta"]["seconds"],
+            report["meta"]["load_average"][0], report["meta"]["load_average"][1]))
         print(render(report))
 
 
