@@ -246,9 +246,9 @@ def test_build_calls_cut_at_the_budget_and_keep_listed_entries_first_in_a_snapsh
         [("snapshot", "192.0.2.9"), ("snapshot", "192.0.2.1")]]
     wanted = frozenset("192.0.2.%d" % i for i in range(1, 21))
     calls = build_calls(plan_members(frozenset(), wanted, "present", True), wanted, True, budget=256 + 60)
-    assert len(calls) > 1 and {v for v, _ in calls[0]} == {"snapshot"}
-    assert all(v == "add" for call in calls[1:] for v, _ in call)
-    assert sorted(e for call in calls for _, e in call) == sorted(wanted)
+    assert len(calls) > 1 and {verb for verb, entry in calls[0]} == {"snapshot"}
+    assert all(verb == "add" for call in calls[1:] for verb, entry in call)
+    assert sorted(entry for call in calls for verb, entry in call) == sorted(wanted)
     plan = plan_members(frozenset(["192.0.2.7"]), frozenset(["192.0.2.1"]), "absent")
     assert build_calls(plan, frozenset(["192.0.2.1"]), False) == []  # nothing listed to remove: no call
     plan = plan_members(frozenset(["192.0.2.7"]), frozenset(["192.0.2.1", "192.0.2.2"]), "present")
