@@ -40,8 +40,8 @@ def test_invalid_options_are_named(extra, words):
 
 def test_valid_options_pass():
     assert invalid_options(params(mode="active", use_fortimanager=True, resource_name=None)) is None
-    assert invalid_options(params(test_ip="2001:db8::1", device_targets=["fgt1", "adom/root/group/g", "branch",
-                                                                          "adom/root/device/FGVM01TM24000001"])) is None
+    targets = ["fgt1", "adom/root/group/g", "branch", "adom/root/device/FGVM01TM24000001"]
+    assert invalid_options(params(test_ip="2001:db8::1", device_targets=targets)) is None
 
 
 def fortigate(**extra):
