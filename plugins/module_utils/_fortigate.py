@@ -12,7 +12,11 @@ Return conventions: table reads return the ``results`` list, single-entry reads 
 something was deleted. FortiOS error envelopes (``status: error`` with a negative ``error``
 number and maybe ``cli_error``) raise :class:`KnocknocError` with ``code=None`` (there is no
 agent code for them; a module may ``recode()`` them, e.g. to 202100 for a failed push) and
-``details.fortios_error``.
+``details.fortios_error``; HTTP 401 and 403 raise 202001 and 202002.
+
+Each call is a :class:`FortiOSCall` (built by ``*_call`` functions) whose answer
+:func:`read_reply` reads, so that the same call run on many FortiGates through FortiManager
+(``_fortigates.ProxiedFortiGates``) gets exactly the same values and errors.
 """
 
 from __future__ import annotations
