@@ -184,13 +184,16 @@ EXAMPLES = r"""
 - name: Passive+ through FortiManager, installed on two FortiGates
   hosts: localhost
   gather_facts: false
+  module_defaults:
+    group/knocknoc.fortinet.fortimanager:
+      fortimanager:
+        url: https://fmg.example.com
+        token: "{{ fortimanager_api_key }}"
+        adom: emea
   tasks:
     - name: Create the resource in ADOM emea and install it
       knocknoc.fortinet.fortinet_external_resource:
         use_fortimanager: true
-        url: https://fmg.example.com
-        token: "{{ fortimanager_api_key }}"
-        adom: emea
         targets: [fw-paris, FGVM01TM24000003]
         name: kk_allow
         resource: "{{ knoc_allowlist_url }}"

@@ -396,3 +396,50 @@ def test_playbook(labview, run_playbook):
     assert results["again"]["changed"] is False
     assert KEY not in output and info["tokens"]["kk-passiveplus"] not in output
     assert on_device(labview)["resource"] == URL
+
+
+# Both device groups' defaults in one play, as the EXAMPLES show: the FortiManager connection
+# travels in the fortimanager dict, so it does not collide with the FortiGate group's url/token.
+PLAYBOOK_FMG = """
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/knocknoc.fortinet.fortigate:
+      fortigate:
+        url: "{{ fgt_url }}"
+        token: "{{ fgt_token }}"
+        ca_path: "{{ ca_path }}"
+        tls_server_name: "{{ fgt_serial }}"
+    group/knocknoc.fortinet.fortimanager:
+      fortimanager:
+        url: "{{ fmg_url }}"
+        token: "{{ fmg_token }}"
+        adom: emea
+        ca_path: "{{ ca_path }}"
+        tls_server_name: "{{ fmg_serial }}"
+  tasks:
+    - name: through_fmg
+      knocknoc.fortinet.fortinet_external_resource:
+        use_fortimanager: true
+        name: kk_allow
+        resource: "{{ feed_url }}"
+        username: apikey
+        password: "{{ feed_key }}"
+    - name: direct
+      knocknoc.fortinet.fortinet_external_resource:
+        name: kk_direct
+        resource: "{{ feed_url }}"
+"""
+
+
+def test_playbook_with_both_groups_defaults(labview, run_playbook):
+    fgt, fmg = labview.info("fgt1"), labview.info("fmg1")
+    rc, output, results = run_playbook(PLAYBOOK_FMG, extra_vars={
+        "fgt_url": fgt["url"], "fgt_token": fgt["tokens"]["kk-passiveplus"], "fgt_serial": fgt["serial"],
+        "fmg_url": fmg["url"], "fmg_token": fmg["tokens"]["lab-api"], "fmg_serial": fmg["serial"],
+        "ca_path": labview.state["ca_path"], "feed_url": URL, "feed_key": KEY})
+    assert rc == 0, output
+    assert results["through_fmg"]["install"]["scope"] == [{"name": "fgt3", "vdom": "root"}]
+    assert on_device(labview, "fgt3")["resource"] == URL  # ADOM emea's FortiGate, through FortiManager
+    assert results["direct"]["changed"] is True and on_device(labview, "fgt1", name="kk_direct")["resource"] == URL
+    assert KEY not in output and fmg["tokens"]["lab-api"] not in output
