@@ -2,7 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The FortiOS external resource that polls a Knocknoc allowlist: what the
-``fortinet_external_resource`` module decides, without I/O of its own.
+``fortinet_external_resource`` module decides, and its two flows on the transports it is given
+(``_fortigates`` for a FortiGate, ``FortiManagerClient`` for an ADOM object and its install): no
+HTTP request or JSON-RPC envelope is built here, and FortiGates are read through FortiManager
+only as ``_fortigates`` outcomes.
 
 - :func:`validate` checks the options before any request (:class:`InvalidOption` names the option).
 - :func:`desired_fields` and :func:`fields_for_version` give the FortiOS fields to manage, the
@@ -324,7 +327,7 @@ def package_scope(pkg, package, adom):
     if not scope:
         raise KnocknocError(None, "policy package %s of ADOM %s has no installation targets" % (package, adom),
                             description="Nothing to install on",
-                            hint="Give targets (device names or serial numbers), or set install=false.")
+                            hint="Give targets (device names, serial numbers or device groups), or set install=false.")
     return [dict((k, v) for k, v in item.items() if k in ("name", "vdom")) for item in scope if isinstance(item, dict)]
 
 
