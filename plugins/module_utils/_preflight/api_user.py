@@ -61,6 +61,23 @@ def covers(networks, address):
     return any(ip.version == net.version and ip in net for net in networks)
 
 
+def restriction(name, problems, networks, agent_address, shown):
+    """The trusted-hosts outcome of API user ``name``: its ``problems``, plus the agent's address
+    when ``networks`` do not contain it; ``shown`` is how its trusted hosts read when they pass."""
+    if agent_address and not covers(networks, agent_address):
+        problems = problems + ["trusted hosts do not contain the agent address %s" % agent_address]
+    if problems:
+        return False, "%s: %s" % (name, "; ".join(problems))
+    return True, "%s: trusted hosts %s" % (name, shown)
+
+
+def skipped_without_name(report, name, items):
+    """True (and ``items`` skipped) when no API user name was given."""
+    for item in items if not name else ():
+        report.skip(item, NO_API_USER)
+    return not name
+
+
 def _trusthost_text(host):
     if host.get("type", "ipv4-trusthost") == "ipv4-trusthost":
         return host.get("ipv4-trusthost")
@@ -77,9 +94,7 @@ def check_fortigate_api_user(report, target, plan, name, agent_address):
     """The agent's REST API administrator against ``plan`` (``_modes.ModePlan``) and its permissions."""
     item_restricted = "Device API user exists and is IP-restricted to the agent (not the end user)"
     item_perm = "API user has the permissions for %s" % MODE_NAMES.get(plan.mode, plan.mode)
-    if not name:
-        report.skip(item_restricted, NO_API_USER)
-        report.skip(item_perm, NO_API_USER)
+    if skipped_without_name(report, name, (item_restricted, item_perm)):
         return
     state = {}
 
@@ -90,11 +105,8 @@ def check_fortigate_api_user(report, target, plan, name, agent_address):
                 "Create the REST API administrator (role knocknoc.fortinet.api_user) or give its exact name."
         state["user"] = user
         problems, networks = trusthost_problems(user.get("trusthost"))
-        if agent_address and not covers(networks, agent_address):
-            problems.append("trusted hosts do not contain the agent address %s" % agent_address)
-        if problems:
-            return False, "%s: %s" % (name, "; ".join(problems))
-        return True, "%s: trusted hosts %s" % (name, ", ".join(_trusthost_text(h) for h in user.get("trusthost") or []))
+        return restriction(name, problems, networks, agent_address,
+                           ", ".join(_trusthost_text(h) for h in user.get("trusthost") or []))
     report.run("api_user_restricted", item_restricted, restricted,
                "Set the REST API administrator's trusted hosts to the agent's address only (never 0.0.0.0/0).")
     if "user" not in state:
@@ -170,9 +182,7 @@ def check_fmg_api_user(report, fmg, plan, name, agent_address):
     needs_super_user = plan.fortimanager_profile == SUPER_USER
     item_perm = ("API user has the Super_User profile" if needs_super_user
                  else "API user has DeviceManager - Manage Device Configurations read-write (or Super_User)")
-    if not name:
-        report.skip(item_restricted, NO_API_USER)
-        report.skip(item_perm, NO_API_USER)
+    if skipped_without_name(report, name, (item_restricted, item_perm)):
         return
     state = {}
 
@@ -184,11 +194,7 @@ def check_fmg_api_user(report, fmg, plan, name, agent_address):
         user = fmg_reads.admin_user(fmg, name)
         state["user"] = user
         problems, networks = fmg_trusthost_networks(user)
-        if agent_address and not covers(networks, agent_address):
-            problems.append("trusted hosts do not contain the agent address %s" % agent_address)
-        if problems:
-            return False, "%s: %s" % (name, "; ".join(problems))
-        return True, "%s: trusted hosts %s" % (name, ", ".join(str(n) for n in networks))
+        return restriction(name, problems, networks, agent_address, ", ".join(str(n) for n in networks))
     report.run("api_user_restricted", item_restricted, restricted,
                "Restrict the API administrator's trusted hosts to the agent's address (never 0.0.0.0/0.0.0.0).")
     if "user" not in state:
