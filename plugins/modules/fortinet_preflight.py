@@ -289,12 +289,13 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import fortinet_argspec, resolve_fortinet_params
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._modes import MODES
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.run import invalid_options, run_preflight
 
 
 def argument_spec():
     return fortinet_argspec(
-        mode=dict(type="str", required=True, choices=["passive", "passive_plus", "active"]),
+        mode=dict(type="str", required=True, choices=list(MODES)),
         resource_name=dict(type="str"),
         allowlist_url=dict(type="str", no_log=True),
         address_group=dict(type="str"),
