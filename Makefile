@@ -37,6 +37,7 @@ demo: venv
 bench: venv
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/fleet.py
+	$(PY) benchmarks/eda.py $(EDA_BENCH_ARGS)
 
 # The whole suite. The ecosystem gates run first; the main pytest run comes last so that its
 # summary closes the output.

@@ -17,3 +17,6 @@ counters = json.load(urllib.request.urlopen(state["control_url"] + "/counters"))
 for name, c in sorted(counters.items()):
     print("  %-9s %-13s requests=%-5d writes=%d" % (name, state["devices"][name]["kind"], c["requests"], c["writes"]))
 PY
+echo
+echo "Event-Driven Ansible: ansible-rulebook reacts to Knocknoc sign-ins and sign-outs (extensions/eda):"
+.venv/bin/python scripts/demo_eda.py "$lab_dir/lab.json"

@@ -217,7 +217,8 @@ class Rulebook:
         run_env.update({
             "JAVA_HOME": java_home(),
             "PATH": bindir + os.pathsep + run_env.get("PATH", ""),
-            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            # The caller's collections path when it has one (make galaxy: the installed copy), else the work tree's link.
+            "ANSIBLE_COLLECTIONS_PATH": os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(COLLECTIONS),
             "ANSIBLE_LOCALHOST_WARNING": "false",
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",
@@ -247,6 +248,12 @@ class Rulebook:
         """Finished runs of playbooks/eda_access.yml (its recap follows its play)."""
         out = self.output()[since:]
         return sum(1 for part in out.split(self.APPLY_PLAY)[1:] if "PLAY RECAP" in part)
+
+    def failed_runs(self, since=0):
+        """Runs of playbooks/eda_access.yml that failed (their recap says failed=1)."""
+        out = self.output()[since:]
+        return sum(1 for part in out.split(self.APPLY_PLAY)[1:] if "PLAY RECAP" in part
+                   and "failed=1" in part.split("PLAY RECAP", 1)[1][:400])
 
     def wait_output(self, text, timeout, since=0):
         wait_for(lambda: text in self.output()[since:], timeout, step=0.2)
