@@ -18,9 +18,9 @@ import base64
 import re
 
 try:
-    from urllib.parse import quote
+    from urllib.parse import quote, unquote
 except ImportError:  # pragma: no cover - Python 2 is not a target
-    quote = None
+    quote = unquote = None
 
 # code -> (description, hint). Descriptions are the agent's (Knocknoc docs, "Error Codes");
 # hints condense the "Common Causes" column and the 202002/202100 "Steps to Resolve" pages.
@@ -102,6 +102,17 @@ _GENERIC_PATTERNS = (
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@/\s]+@"), r"\1" + REDACTED + "@"),
 )
 
+# A Knocknoc allowlist URL carries its own secret in the path: https://<server>/api/v1/allowlists/<aclId>/<token>
+# with an optional .txt/.json suffix (reference section 2.2), or /edl/<uuid> (the Traefik plugin's shape).
+# Anyone holding the URL (and the API key, which is often left wide open) can read who has access.
+ALLOWLIST_REDACTED = "<redacted>"
+_URL_CHARS = r"[^/?#\s'\"<>]"
+_ALLOWLIST_TOKEN = re.compile(
+    r"(?i)(/api/v1/allowlists/%s+/|/edl/)(%s+?)(\.(?:txt|json))?(?=[/?#\s'\"<>,;)\]}]|$)" % (_URL_CHARS, _URL_CHARS))
+_PLACEHOLDERS = frozenset((ALLOWLIST_REDACTED, REDACTED))
+# user:password@ in any URL inside a text (the password ends at the last @ of the authority).
+_URL_AUTHORITY = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://([^/?#\s]*)")
+
 
 def _secret_forms(secret):
     """The spellings a secret can take in a text: as is and URL-encoded (Basic-auth pairs are
@@ -135,7 +146,69 @@ def redact(text, *secrets):
         text = text.replace(form, REDACTED)
     for pattern, replacement in _GENERIC_PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    return redact_allowlist_url(text)
+
+
+def allowlist_tokens(text):
+    """The secret path tokens of the Knocknoc allowlist URLs in ``text`` (a list, maybe empty)."""
+    if not isinstance(text, str):
+        return []
+    return [m.group(2) for m in _ALLOWLIST_TOKEN.finditer(text) if m.group(2) not in _PLACEHOLDERS]
+
+
+def redact_allowlist_url(text):
+    """``text`` with the token of every Knocknoc allowlist URL replaced by ``<redacted>``, e.g.
+    ``https://kk.example.com/api/v1/allowlists/7/<redacted>.txt``: the server, the knoc's id and the
+    format stay readable, the part that grants access does not. Other text is returned unchanged."""
+    if not isinstance(text, str) or "/" not in text:
+        return text
+    return _ALLOWLIST_TOKEN.sub(lambda m: m.group(1) + ALLOWLIST_REDACTED + (m.group(3) or ""), text)
+
+
+def redact_allowlist_urls(value):
+    """:func:`redact_allowlist_url` applied to every string (keys too) of a result structure."""
+    if isinstance(value, dict):
+        return dict((redact_allowlist_url(k), redact_allowlist_urls(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [redact_allowlist_urls(v) for v in value]
+    return redact_allowlist_url(value)
+
+
+def url_passwords(text):
+    """The passwords of the ``scheme://user:password@host`` URLs anywhere in ``text``, as written
+    and percent-decoded."""
+    found = set()
+    if not isinstance(text, str) or "@" not in text:
+        return found
+    for match in _URL_AUTHORITY.finditer(text):
+        userinfo, at, _host = match.group(1).rpartition("@")
+        if not at or ":" not in userinfo:
+            continue
+        password = userinfo.split(":", 1)[1]
+        if password:
+            found.add(password)
+            if unquote is not None:
+                found.add(unquote(password))
+    return found
+
+
+def secrets_in(value):
+    """Every secret that a value of module arguments carries by its shape, at any depth: URL
+    passwords and allowlist URL tokens (in dict keys and values, lists, and strings of any length)."""
+    found = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif isinstance(item, str):
+            found.update(url_passwords(item))
+            found.update(allowlist_tokens(item))
+    found.discard("")
+    return found
 
 
 def basic_auth_secret(username, password):

@@ -47,7 +47,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 # resolve_tls_params is _connection's; importable from here as before.
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import resolve_tls_params  # pylint: disable=unused-import
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, redact
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, redact, secrets_in
 
 DEFAULT_TIMEOUT = 10  # seconds: the Knocknoc agent's connect/response budget (202004)
 DEFAULT_RETRIES = 3
@@ -67,24 +67,40 @@ def check_requirements(module):
 
 
 def hide_url_credentials(module, *options):
-    """Add the password of any ``user:password@`` URL among ``options`` (default: every option) to
-    the module's no_log values.
+    """Add the secrets that ``options`` (default: every option) carry by their shape, at any depth
+    (``user:password@`` URL passwords, allowlist URL tokens), to the module's no_log values.
 
-    Modules refuse such URLs, but Ansible echoes the options back (``invocation``) with the refusal;
-    this makes it mask the password there and everywhere else.
+    The collection's module base (``_module.KnocknocModule``) does this for every argument before
+    Ansible validates them; this stays for modules built on a plain ``AnsibleModule``.
     """
     for option in options or list(module.params):
-        value = module.params.get(option)
-        # The connection dicts (fortigate, fortimanager, knocknoc) carry a url too.
-        for text in (value.values() if isinstance(value, dict) else (value,)):
-            if not isinstance(text, str) or "://" not in text or "@" not in text:
-                continue
-            try:
-                password = urlsplit(text.strip()).password
-            except ValueError:
-                continue
-            if password:
-                module.no_log_values.add(password)
+        module.no_log_values.update(secrets_in(module.params.get(option)))
+
+
+# validate_certs=false without a fingerprint pin: the devices this process talked to without
+# verifying who answered. urllib3's InsecureRequestWarning is silenced (it goes to stderr, once per
+# request, without naming the device); the module base turns this into one task warning per device.
+_UNVERIFIED = []
+
+
+def unverified_devices():
+    """The devices (``https://host[:port]``) reached without certificate verification since the last
+    call, in order, each once; the record is emptied."""
+    devices = list(_UNVERIFIED)
+    del _UNVERIFIED[:]
+    return devices
+
+
+def _note_unverified(url):
+    try:
+        parts = urlsplit(url)
+        origin = "%s://%s" % (parts.scheme, parts.hostname)
+        if parts.port:
+            origin += ":%d" % parts.port
+    except ValueError:
+        origin = "(unreadable URL)"
+    if origin not in _UNVERIFIED:
+        _UNVERIFIED.append(origin)
 
 
 def tls_kwargs(params):
@@ -378,8 +394,10 @@ class HttpClient(object):
             try:
                 with warnings.catch_warnings():
                     if self.verify is False:
-                        # validate_certs=false is the user's explicit choice; don't nag on stderr.
+                        # Not on stderr once per request: the module warns once per device instead.
                         warnings.simplefilter("ignore", InsecureRequestWarning)
+                        if not self.tls_fingerprint:
+                            _note_unverified(prepared.url)
                     response = self.session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
             except (requests.exceptions.RequestException, OSError) as exc:
                 retryable = (not isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.Timeout))

@@ -24,7 +24,7 @@ import ipaddress
 # The connection options live in _connection; modules import knocknoc_argspec from here too.
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import knocknoc_argspec  # pylint: disable=unused-import
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import resolve_knocknoc_params
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, basic_auth_secret
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, allowlist_tokens, basic_auth_secret
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import (
     HttpClient,
     tls_kwargs,
@@ -140,6 +140,8 @@ class KnocknocClient(HttpClient):
         if not api_key:
             raise KnocknocError(None, "the allowlist API key is required", description="Invalid option")
         self.add_secret(api_key)
+        for token in allowlist_tokens(url):  # the URL's own secret
+            self.add_secret(token)
         self.add_secret(basic_auth_secret(username, api_key))
         response = self.request("GET", url, auth=(username or "apikey", api_key), expect_json=False,
                                 headers={"Accept": "text/plain, application/json"}, allow_status=(404,))
@@ -204,6 +206,8 @@ class KnocknocClient(HttpClient):
     def _remember_key(self, allowlist):
         if isinstance(allowlist, dict):
             self.add_secret(allowlist.get("api_key"))
+            for token in allowlist_tokens(allowlist.get("url")):
+                self.add_secret(token)
         return allowlist
 
     def list_knocs(self, name=None):

@@ -14,7 +14,7 @@ description:
   - This is Knocknoc's documented interface, C(GET https://<server>/api/v1/allowlists/<aclId>/<token>.<format>) with
     HTTP basic auth (any username, the allowlist API key as password); it works against any Knocknoc server.
   - The body is read the way Knocknoc's own Traefik plugin reads it, one entry per line, blank lines and C(#) comments
-    skipped, lines that are not an IP address or network skipped and reported in RV(skipped).
+    skipped, lines that are not an IP address or network skipped and reported in RV(skipped_lines).
   - Each read is logged by the server as an C(AllowlistRetrieved) event.
 extends_documentation_fragment:
   - knocknoc.fortinet.knocknoc
@@ -27,6 +27,8 @@ options:
       - The full allowlist URL, as shown by the Knoc (RV(knocknoc.fortinet.knocknoc_knoc#module:allowlist_url)), for
         example V(https://example.knoc.cloud/api/v1/allowlists/<aclId>/<token>.txt). A V(.json) URL is read as JSON.
       - Must start with V(https://). Credentials in the URL (V(https://user:key@...)) are refused; use O(api_key).
+      - The token in the URL's path is a secret. The module never shows it (results, messages and the echoed
+        arguments show C(<redacted>) in its place).
       - If not set, the value of the E(KNOCKNOC_URL) environment variable is used. O(knocknoc.url), the server URL, is
         not used.
     type: str
@@ -90,8 +92,10 @@ count:
   returned: success
   type: int
   sample: 3
-skipped:
-  description: Lines (or JSON items) that are not an IP address or network, skipped as Knocknoc's Traefik plugin does.
+skipped_lines:
+  description:
+    - Lines (or JSON items) that are not an IP address or network, skipped as Knocknoc's Traefik plugin does.
+    - Earlier versions called it C(skipped), a name Ansible reserves: it marked the task as skipped.
   returned: success
   type: list
   elements: str
@@ -105,12 +109,13 @@ format:
 
 import ipaddress
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import resolve_knocknoc_params
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, redact
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials, tls_kwargs
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, allowlist_tokens, redact
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import tls_kwargs
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import KnocknocClient, knocknoc_argspec
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import canonical_entry
 
 
@@ -132,13 +137,12 @@ def main():
         api_key=dict(type="str", required=True, no_log=True),
         username=dict(type="str", default="apikey"),
     )
-    module = AnsibleModule(argument_spec, supports_check_mode=True)
-    check_requirements(module)
-    hide_url_credentials(module)
+    module = KnocknocModule(argument_spec, supports_check_mode=True)
     p = module.params
     try:
-        # The URL is the allowlist itself; the client refuses plain HTTP and user:password@.
-        client = KnocknocClient(p["url"], **tls_kwargs(resolve_knocknoc_params(p)))
+        # The URL is the allowlist itself; the client refuses plain HTTP and user:password@, and scrubs
+        # the URL's token from its errors.
+        client = KnocknocClient(p["url"], secrets=allowlist_tokens(p["url"]), **tls_kwargs(resolve_knocknoc_params(p)))
         entries = client.allowlist(client.base_url, p["api_key"], p["username"])
     except KnocknocError as err:
         # A URL with credentials must not come back in the module's invocation either.
@@ -153,7 +157,7 @@ def main():
     skipped = [redact(line, p["api_key"]) for line in client.allowlist_skipped]
     if skipped:
         module.warn("%d line(s) of the allowlist are not IP addresses or networks and were skipped" % len(skipped))
-    module.exit_json(changed=False, entries=canonical_entries, count=len(canonical_entries), skipped=skipped,
+    module.exit_json(changed=False, entries=canonical_entries, count=len(canonical_entries), skipped_lines=skipped,
                      format=client.allowlist_format)
 
 

@@ -143,10 +143,8 @@ diff:
   sample: {"before": {"grants": []}, "after": {"grants": [{"username": "alice", "ip": "198.51.100.7"}]}}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import KnocknocClient, knocknoc_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocs import (
     grant_ip,
@@ -195,9 +193,7 @@ def main():
         duration_minutes=dict(type="int"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    check_requirements(module)
-    hide_url_credentials(module)
+    module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
         client = KnocknocClient.from_params(module.params)
         result = run(client, module.params, module.check_mode)

@@ -109,10 +109,8 @@ ips:
   sample: [198.51.100.7, "2001:db8::7"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import KnocknocClient, knocknoc_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocs import (
     grant_ip,
@@ -128,9 +126,7 @@ def main():
         username=dict(type="str", aliases=["user"]),
         ip=dict(type="str"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    check_requirements(module)
-    hide_url_credentials(module)
+    module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
     try:
         ip = grant_ip(p["ip"]) if p["ip"] is not None else None

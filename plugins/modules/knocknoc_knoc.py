@@ -160,10 +160,18 @@ options:
       - The allowlist API key you hold, checked when O(allowlist_key=ensure), for example from a vault or from a previous
         run's RV(allowlist_api_key). Only used with O(allowlist_key=ensure).
     type: str
+  return_allowlist_url:
+    description:
+      - Return the allowlist URL in clear in RV(allowlist_url), for a task that configures the FortiGate external
+        resource from it. The URL carries its own secret token in the path, so set C(no_log=true) on that task.
+      - With V(false), RV(allowlist_url) shows the URL with its token replaced by C(<redacted>), as RV(knoc) and the
+        diff always do.
+    type: bool
+    default: false
 notes:
-  - RV(allowlist_api_key) is a secret. Return values cannot be marked C(no_log), so set C(no_log=true) on the task and
-    pass the registered value on (see the examples). The module never puts the key or the device token in C(msg),
-    warnings, C(diff) or RV(knoc).
+  - RV(allowlist_api_key) and, with O(return_allowlist_url=true), RV(allowlist_url) are secrets. Return values cannot
+    be marked C(no_log), so set C(no_log=true) on the task and pass the registered value on (see the examples). The
+    module never puts the key, the allowlist URL's token or the device token in C(msg), warnings, C(diff) or RV(knoc).
 seealso:
   - module: knocknoc.fortinet.knocknoc_allowlist_info
   - name: Knocknoc Fortinet integration
@@ -191,8 +199,9 @@ EXAMPLES = r"""
           - 198.51.100.10/32
         allowlist_key: ensure
         allowlist_api_key: "{{ vault_edl_key | default(omit) }}"
+        return_allowlist_url: true
       register: knoc
-      no_log: true  # the result carries the allowlist API key
+      no_log: true  # the result carries the allowlist API key and URL
 
     - name: The FortiGate polls the allowlist with that key
       knocknoc.fortinet.fortinet_external_resource:
@@ -241,7 +250,7 @@ knoc:
   description:
     - The Knoc as the server holds it after the run. In check mode, as it would be; the fields the server assigns to a
       new Knoc (RV(knoc.id), RV(knoc.allowlist_url)) are then V(null). Empty when O(state=absent).
-    - Never holds a secret.
+    - Never holds a secret (the token of RV(knoc.allowlist_url) shows as C(<redacted>)).
   returned: always
   type: dict
   sample:
@@ -263,7 +272,7 @@ knoc:
     description: ""
     grant_duration_minutes: null
     allowlist_ip_restrictions: [198.51.100.10/32]
-    allowlist_url: https://knocknoc.example.com/api/v1/allowlists/0c9f.../5be1....txt
+    allowlist_url: https://knocknoc.example.com/api/v1/allowlists/0c9f6a8e-1f4e-4c52-9d7e-2f0b8f1d3a11/<redacted>.txt
   contains:
     id:
       description: Server-assigned identifier.
@@ -272,14 +281,17 @@ knoc:
       description: Whether the Knoc holds a device token (the token itself is never returned).
       type: bool
     allowlist_url:
-      description: The allowlist URL, V(null) in V(active) mode.
+      description: The allowlist URL with its token redacted, V(null) in V(active) mode.
       type: str
 allowlist_url:
-  description: The allowlist (EDL) URL for the FortiGate external resource; V(null) in V(active) mode, when absent, or
-    for a Knoc not created yet (check mode).
+  description:
+    - The allowlist (EDL) URL for the FortiGate external resource; V(null) in V(active) mode, when absent, or for a Knoc
+      not created yet (check mode).
+    - B(A secret) with O(return_allowlist_url=true) (the token in its path opens the allowlist to anyone who also has
+      the API key); set C(no_log=true) on the task. Otherwise its token shows as C(<redacted>).
   returned: always
   type: str
-  sample: https://knocknoc.example.com/api/v1/allowlists/0c9f6a8e-1f4e-4c52-9d7e-2f0b8f1d3a11/5be1c0de9a8f4e7d.txt
+  sample: https://knocknoc.example.com/api/v1/allowlists/0c9f6a8e-1f4e-4c52-9d7e-2f0b8f1d3a11/<redacted>.txt
 allowlist_username:
   description: The HTTP basic auth username for the allowlist (Knocknoc accepts any; V(apikey) by convention).
   returned: when the Knoc has, or would have, an allowlist
@@ -319,11 +331,8 @@ diff:
     after: {name: fw-edge, mode: passive_plus}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import resolve_knocknoc_params
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, redact
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import KnocknocClient, knocknoc_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocs import (
     ALLOWLIST_MODES,
@@ -333,6 +342,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocs import (
     invalid,
     present,
 )
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 
 
 def main():
@@ -356,11 +366,12 @@ def main():
         allowlist_ip_restrictions=dict(type="list", elements="str"),
         allowlist_key=dict(type="str", choices=["keep", "rotate", "ensure"], default="keep", no_log=False),
         allowlist_api_key=dict(type="str", no_log=True),
+        return_allowlist_url=dict(type="bool", default=False),
     )
-    module = AnsibleModule(argument_spec, supports_check_mode=True, required_if=[("state", "present", ["mode"])])
-    check_requirements(module)
-    hide_url_credentials(module)
+    module = KnocknocModule(argument_spec, supports_check_mode=True, required_if=[("state", "present", ["mode"])])
     p = module.params
+    if p["return_allowlist_url"]:
+        module.secret_results = ("allowlist_url",)  # asked for; the base redacts it everywhere else
     secrets = [p["token"], p["authorization_token"], p["allowlist_api_key"]]
     warnings = []
     try:

@@ -32,6 +32,11 @@ def grant(kk, knoc_id, username, ip, **extra):
     return reply.json()["grant"]["id"]
 
 
+def token_of(url):
+    """The secret token in an allowlist URL's path."""
+    return url.rsplit("/", 1)[1].split(".")[0]
+
+
 def revoke(kk, knoc_id, grant_id):
     assert kk.request("DELETE", "/api/v1/knocs/%d/grants/%d" % (knoc_id, grant_id)).status_code == 204
 
@@ -53,7 +58,7 @@ def info(run_module, conn):
 def test_entries_follow_grants_with_loototl(info, kk, edl, labview):
     knoc_id, url, key = edl
     empty = info(url=url, api_key=key)
-    assert empty == {"changed": False, "entries": [], "count": 0, "skipped": [], "format": "txt"}
+    assert empty == {"changed": False, "entries": [], "count": 0, "skipped_lines": [], "format": "txt"}
 
     alice = grant(kk, knoc_id, "alice", "203.0.113.5")
     # Bob signs in from the same office NAT address, Carol from IPv6 (written long-hand).
@@ -113,6 +118,8 @@ def test_unknown_allowlist(info, kk, edl):
     assert kk.request("DELETE", "/api/v1/knocs/%d" % knoc_id).status_code == 204
     failed = info(expect_failure=True, url=url, api_key=key)
     assert "Allowlist not found" in failed["msg"]
+    # The URL's own token is a secret too: the message names the allowlist without it.
+    assert "/<redacted>.txt" in failed["msg"] and token_of(url) not in json.dumps(failed)
 
 
 def test_unparseable_reply(info, edl, labview):
@@ -120,6 +127,7 @@ def test_unparseable_reply(info, edl, labview):
     labview.fault("knocknoc", kind="malformed", match="/allowlists/")
     failed = info(expect_failure=True, url=url, api_key=key)
     assert "Invalid or unexpected response" in failed["msg"]
+    assert token_of(url) not in json.dumps(failed)
 
 
 @pytest.mark.parametrize("url", [
@@ -167,4 +175,5 @@ def test_playbook(run_playbook, kk, edl, labview):
         "edl_url": url, "edl_key": key})
     assert rc == 0, output
     assert results["read"]["entries"] == ["192.0.2.10"]
-    assert key not in output and info_["admin_token"] not in output
+    assert results["read"]["skipped_lines"] == [] and "skipped" not in results["read"]
+    assert key not in output and info_["admin_token"] not in output and token_of(url) not in output

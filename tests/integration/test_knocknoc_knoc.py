@@ -9,6 +9,8 @@ import json
 import pytest
 import requests
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import redact_allowlist_url
+
 FGT_TOKEN = "fgt-api-token-0123456789abcdef"
 FMG_TOKEN = "fmg-api-token-fedcba9876543210"
 NEW_TOKEN = "fgt-api-token-rotated-000000001"
@@ -82,12 +84,17 @@ def test_passive_lifecycle(knoc, labview, kk):
     assert checked["diff"]["before"] == {} and checked["diff"]["after"]["mode"] == "passive"
     assert labview.writes("knocknoc") == 0 and stored(labview, "edl") is None
 
-    created = knoc(**args)
+    created = knoc(return_allowlist_url=True, **args)
     assert created["changed"] and created["allowlist_key_status"] == "new"
     lab_knoc = stored(labview, "edl")
     assert lab_knoc["mode"] == "passive" and lab_knoc["description"] == "air-gapped site"
     assert created["knoc"]["id"] == lab_knoc["id"]
-    assert created["allowlist_url"] == lab_knoc["allowlist_url"] == created["knoc"]["allowlist_url"]
+    # Asked for: the URL in clear in allowlist_url only; its token is redacted everywhere else.
+    token = lab_knoc["allowlist_url"].rsplit("/", 1)[1].split(".")[0]
+    assert created["allowlist_url"] == lab_knoc["allowlist_url"]
+    assert created["knoc"]["allowlist_url"] == redact_allowlist_url(lab_knoc["allowlist_url"])
+    assert created["knoc"]["allowlist_url"].endswith("/<redacted>.txt")
+    assert token not in json.dumps(dict(created, allowlist_url=None))
     assert created["allowlist_username"] == "apikey"
     # The key the module hands over is the one the allowlist accepts.
     assert created["allowlist_api_key"] == lab_knoc["allowlist"]["api_key"]
@@ -100,7 +107,8 @@ def test_passive_lifecycle(knoc, labview, kk):
     again = knoc(**args)
     assert not again["changed"] and again["changes"] == []
     assert again["allowlist_key_status"] == "unchanged" and "allowlist_api_key" not in again
-    assert again["allowlist_url"] == created["allowlist_url"]
+    assert again["allowlist_url"] == redact_allowlist_url(created["allowlist_url"])  # not asked for
+    assert token not in json.dumps(again)
     assert labview.writes("knocknoc") == writes
 
     gone_check = knoc(check=True, name="edl", state="absent")
@@ -217,7 +225,7 @@ def test_mode_switch_clears_fields_and_creates_allowlist(knoc, labview, kk):
     knoc(**ACTIVE_FGT)
     # Same knoc, now Passive+: the address group, prefix and grant fields of Active go away,
     # the server creates the allowlist and shows its key once.
-    switched = knoc(diff=True, name="fw-active", mode="passive_plus", device_url="https://fw.example.com:10443",
+    switched = knoc(diff=True, return_allowlist_url=True, name="fw-active", mode="passive_plus", device_url="https://fw.example.com:10443",
                     authorization_token="not-sent-again", external_connector_name="knocknoc-users",
                     insecure=True)
     assert switched["changed"] and switched["allowlist_key_status"] == "new"
@@ -253,7 +261,7 @@ def test_update_token(knoc, labview):
 
 
 def test_allowlist_key_rotate(knoc, labview, kk):
-    created = knoc(**PASSIVE_PLUS_FGT)
+    created = knoc(return_allowlist_url=True, **PASSIVE_PLUS_FGT)
     old_key = created["allowlist_api_key"]
 
     writes = labview.writes("knocknoc")
@@ -269,11 +277,13 @@ def test_allowlist_key_rotate(knoc, labview, kk):
     assert fetch(kk, created["allowlist_url"], old_key).status_code == 401
     assert fetch(kk, created["allowlist_url"], new_key).status_code == 200
     assert new_key not in without_key(rotated) and old_key not in json.dumps(rotated)
-    assert rotated["allowlist_url"] == created["allowlist_url"]  # the URL stays, only the key changes
+    # The URL stays, only the key changes.
+    assert rotated["allowlist_url"] == redact_allowlist_url(created["allowlist_url"])
+    assert stored(labview, "fw-edge")["allowlist_url"] == created["allowlist_url"]
 
 
 def test_allowlist_key_ensure(knoc, labview, kk):
-    created = knoc(**PASSIVE_PLUS_FGT)
+    created = knoc(return_allowlist_url=True, **PASSIVE_PLUS_FGT)
     key = created["allowlist_api_key"]
     writes = labview.writes("knocknoc")
 
@@ -392,6 +402,7 @@ def test_playbook(run_playbook, conn, labview):
         authorization_token: "{{ fgt_token }}"
         external_connector_name: knocknoc-users
         allowlist_ip_restrictions: [127.0.0.1/32]
+        return_allowlist_url: true
       register: knoc
       no_log: true
     - name: again

@@ -8,8 +8,12 @@ import pytest
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import (
     AGENT_ERRORS,
     KnocknocError,
+    allowlist_tokens,
     basic_auth_secret,
     redact,
+    redact_allowlist_url,
+    redact_allowlist_urls,
+    secrets_in,
 )
 
 SEED_CODES = (202000, 202001, 202002, 202003, 202004, 202050, 202051, 202100, 202101, 202102, 202150)
@@ -85,3 +89,40 @@ def test_recode_keeps_cause_and_details():
     assert pushed.code == 202100
     assert str(pushed).startswith("(agent error #202100) Failed to push dynamic entry: FortiGate rejected")
     assert pushed.details == err.details
+
+
+# -- secrets carried by shape -----------------------------------------------------------------------------------
+ALLOWLIST = "https://kk.example.com/api/v1/allowlists/0c9f6a8e/5be1c0de9a8f4e7d.txt"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (ALLOWLIST, "https://kk.example.com/api/v1/allowlists/0c9f6a8e/<redacted>.txt"),
+    ("GET /api/v1/allowlists/7/a.b.json?x=1", "GET /api/v1/allowlists/7/<redacted>.json?x=1"),
+    ("points to https://kk/api/v1/allowlists/7/5be1c0de, not", "points to https://kk/api/v1/allowlists/7/<redacted>, not"),
+    ("https://kk/edl/9d7e-2f0b", "https://kk/edl/<redacted>"),
+    # Not an allowlist URL with a token: unchanged.
+    ("https://kk/api/v1/allowlists/XXX", "https://kk/api/v1/allowlists/XXX"),
+    ("https://fw.example.com/api/v2/cmdb/firewall/address", "https://fw.example.com/api/v2/cmdb/firewall/address"),
+])
+def test_allowlist_urls_are_shown_without_their_token(text, expected):
+    assert redact_allowlist_url(text) == expected
+    assert redact(text) == expected  # every error scrubs them too
+
+
+def test_allowlist_tokens_and_nested_redaction():
+    assert allowlist_tokens("a %s b %s" % (ALLOWLIST, ALLOWLIST.replace("5be1", "aaaa"))) == [
+        "5be1c0de9a8f4e7d", "aaaac0de9a8f4e7d"]
+    assert allowlist_tokens(redact_allowlist_url(ALLOWLIST)) == []  # the placeholder is no secret
+    result = redact_allowlist_urls({"a": [ALLOWLIST, 1, None], "b": {"c": ALLOWLIST}, ALLOWLIST: True})
+    assert "5be1c0de9a8f4e7d" not in str(result) and result["a"][1:] == [1, None]
+
+
+def test_secrets_in_finds_url_passwords_and_tokens_at_any_depth():
+    params = {
+        "url": "https://fw.example.com",
+        "data": {"resource": ALLOWLIST, "members": [{"comment": "see https://u:p%40ss@h/x and https://user@h"}]},
+        "tags": ["https://:only-password@h", "ftp://a:b@c:d@host/"],
+        "https://k:keypass@h": None,
+    }
+    assert secrets_in(params) == {"5be1c0de9a8f4e7d", "p%40ss", "p@ss", "only-password", "b@c:d", "keypass"}
+    assert secrets_in({"url": "https://fw.example.com", "n": 3, "b": True}) == set()

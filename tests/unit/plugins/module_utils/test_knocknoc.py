@@ -72,7 +72,7 @@ def test_allowlist_errors_have_no_agent_code_and_no_key(kk, server):
 
 def test_management_api_shapes(kk, server):
     knoc = {"id": 3, "name": "fw", "mode": "passive"}
-    allowlist = {"url": server.url + "/api/v1/allowlists/3/t.txt", "username": "apikey", "api_key": KEY}
+    allowlist = {"url": server.url + "/api/v1/allowlists/3/5be1c0de9a8f4e7d.txt", "username": "apikey", "api_key": KEY}
     server.script((201, {}, {"knoc": knoc, "allowlist": allowlist}))
     assert kk.create_knoc({"name": "fw", "mode": "passive"}) == (knoc, allowlist)
     request = server.requests[-1]
