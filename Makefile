@@ -51,6 +51,7 @@ sanity: venv
 
 lint: venv
 	$(VENV)/bin/ansible-lint --profile production roles playbooks extensions
+	$(PY) scripts/consistency-check.py --skip-modules
 
 docs: venv
 	./scripts/docs-check.sh

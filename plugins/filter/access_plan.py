@@ -11,7 +11,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._modes import (
     as_dict,
     fortimanager_admin_profile,
+    fortimanager_api_admin,
     fortios_access_profile,
+    fortios_api_user,
     fortios_profile_name,
     mode_plan,
 )
@@ -31,8 +33,20 @@ def access_plan(mode, target="fortigate", comments=None):
     return result
 
 
+def api_admin(mode, target, profile, comments="", scopes=(), trusted_hosts=()):
+    """The body of the agent's API administrator in ``mode`` on ``target`` (FortiOS ``system/api-user``
+    or FortiManager ``/cli/global/system/admin/user``); ``scopes`` are VDOMs or ADOMs."""
+    try:
+        plan = mode_plan(mode, target)
+        if plan.target == "fortigate":
+            return fortios_api_user(plan.mode, profile, comments, list(scopes), list(trusted_hosts))
+        return fortimanager_api_admin(plan.mode, profile, comments, list(scopes))
+    except ValueError as exc:
+        raise AnsibleFilterError("knocknoc.fortinet.api_admin: %s" % exc)
+
+
 class FilterModule(object):
     """The collection's filters."""
 
     def filters(self):
-        return {"access_plan": access_plan}
+        return {"access_plan": access_plan, "api_admin": api_admin}

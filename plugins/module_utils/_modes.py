@@ -135,3 +135,36 @@ def fortimanager_admin_profile(mode, description=None):
 def as_dict(plan):
     """A plain dict of ``plan`` (for Jinja and module results), permissions copied."""
     return copy.deepcopy(dict(plan._asdict()))
+
+
+def _trusthost(host):
+    """``192.0.2.10`` -> ``192.0.2.10/32``, ``2001:db8::1`` -> ``2001:db8::1/128``; a prefix or a
+    netmask given stays as written."""
+    text = str(host).strip()
+    if "/" in text or " " in text:
+        return text
+    return text + ("/128" if ":" in text else "/32")
+
+
+def fortios_api_user(mode, profile, comments, vdoms, trusted_hosts):
+    """The FortiOS ``system/api-user`` body of the agent's REST API admin in ``mode``: its access
+    profile, VDOMs, and trusted hosts restricted to ``trusted_hosts`` (IPv4 and IPv6 entries)."""
+    if not mode_plan(mode, "fortigate").fortios_permissions:
+        raise ValueError("mode %s needs no device API user" % mode)
+    hosts = [_trusthost(host) for host in trusted_hosts]
+    trusthost = [{"type": "ipv4-trusthost", "ipv4-trusthost": h} for h in hosts if ":" not in h]
+    trusthost += [{"type": "ipv6-trusthost", "ipv6-trusthost": h} for h in hosts if ":" in h]
+    return {"accprofile": profile, "comments": comments, "vdom": [{"name": v} for v in vdoms], "trusthost": trusthost}
+
+
+def fortimanager_api_admin(mode, profile, description, adoms):
+    """The FortiManager ``/cli/global/system/admin/user`` body of the agent's API admin in ``mode``
+    (its trusted hosts are written by fortimanager_trusted_host): a custom profile is limited to
+    ``adoms``, Super_User (Active: it updates other administrators) gets every ADOM."""
+    plan = mode_plan(mode, "fortimanager")
+    if not plan.fortimanager_profile:
+        raise ValueError("mode %s needs no device API user" % mode)
+    limited = plan.fortimanager_permissions is not None
+    return {"user_type": "api", "profileid": profile, "rpc-permit": "read-write",
+            "adom-access": "specify" if limited else "all",
+            "adom": [{"adom-name": adom} for adom in adoms] if limited else [], "description": description}

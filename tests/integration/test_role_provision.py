@@ -297,9 +297,12 @@ def test_active_fortimanager_trusted_host_baseline(labview, run_playbook):
     device = labview.device(fmg)
     for admin in ("alice", "bob"):
         user = device.rpc("get", "/cli/global/system/admin/user/" + admin)["data"]
-        for slot in range(1, 10):
-            assert user["trusthost%d" % slot] == ["127.0.0.1", "255.255.255.255"], (admin, slot)
-            assert user["ipv6_trusthost%d" % slot] == "::1/128", (admin, slot)
+        # The baseline in trusted host 1, FortiManager's unused value in 2-9 (the same admitted sources as
+        # the baseline in all nine), slot 10 left to Knocknoc.
+        assert user["trusthost1"] == ["127.0.0.1", "255.255.255.255"] and user["ipv6_trusthost1"] == "::1/128", admin
+        for slot in range(2, 10):
+            assert user["trusthost%d" % slot] == ["255.255.255.255", "255.255.255.255"], (admin, slot)
+            assert user["ipv6_trusthost%d" % slot] == "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", (admin, slot)
         assert user["trusthost10"] == ["255.255.255.255", "255.255.255.255"]
         assert not labview.login_allowed(fmg, admin, "192.0.2.99")
     agent_user = device.rpc("get", "/cli/global/system/admin/user/knocknoc-th")["data"]
