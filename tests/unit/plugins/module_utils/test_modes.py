@@ -81,3 +81,22 @@ def test_filter_adds_the_bodies():
     direct = access_plan("active", "fortigate", comments="c")
     assert direct["fortios_profile_name"] == "knocknoc-active" and direct["fortios_profile"]["fwgrp"] == "read-write"
     assert access_plan("passive")["grant_module"] is None
+
+
+def test_api_admin_bodies():
+    from ansible_collections.knocknoc.fortinet.plugins.filter.access_plan import api_admin
+
+    fortios = api_admin("passive_plus", "fortigate", "knocknoc-passiveplus", comments="c", scopes=["root"],
+                        trusted_hosts=[" 192.0.2.10 ", "192.0.2.0/28", "10.0.0.0 255.0.0.0", "2001:db8::1"])
+    assert fortios == {"accprofile": "knocknoc-passiveplus", "comments": "c", "vdom": [{"name": "root"}], "trusthost": [
+        {"type": "ipv4-trusthost", "ipv4-trusthost": "192.0.2.10/32"},
+        {"type": "ipv4-trusthost", "ipv4-trusthost": "192.0.2.0/28"},
+        {"type": "ipv4-trusthost", "ipv4-trusthost": "10.0.0.0 255.0.0.0"},
+        {"type": "ipv6-trusthost", "ipv6-trusthost": "2001:db8::1/128"}]}
+    limited = api_admin("passive_plus", True, "knocknoc-passiveplus", comments="c", scopes=["root", "emea"])
+    assert limited == {"user_type": "api", "profileid": "knocknoc-passiveplus", "rpc-permit": "read-write",
+                       "adom-access": "specify", "adom": [{"adom-name": "root"}, {"adom-name": "emea"}], "description": "c"}
+    every = api_admin("active", "fortimanager", "Super_User", scopes=["root"])
+    assert every["adom-access"] == "all" and every["adom"] == [] and "trusthost1" not in every
+    with pytest.raises(AnsibleFilterError, match="api_admin: mode passive needs no device API user"):
+        api_admin("passive", "fortigate", "p")
