@@ -23,15 +23,12 @@ injectable ``sleep``/``uniform`` so that the protocol can be tested without a de
 from __future__ import annotations
 
 import random
-import re
 import time
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils import _validate
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import DUPLICATE_ERRORS
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import (
-    address_object_entry,
-    canonical_entry,
-)
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import address_object_entry
 
 HOLDERS_MARK = "knocknoc:"
 COMMENT_MAX = 255  # B1: comment is a var-string of 255 characters
@@ -50,8 +47,6 @@ FAMILIES = {
     6: {"option": "address_group6", "group_table": "firewall/addrgrp6", "object_table": "firewall/address6",
         "field": "ip6", "type": "ipprefix", "host_len": 128, "label": "IPv6 address group"},
 }
-_BAD_PREFIX = re.compile(r"[/,\s\"'\\]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_holders(comment):
@@ -85,35 +80,26 @@ def object_name(prefix, address):
 
 
 def validate(params):
-    """Check every option before any call; returns the listed items. Raises ValueError naming the option."""
-    prefix = params["prefix"]
-    if not prefix:
-        raise ValueError("prefix must not be empty: it is what marks the objects this module owns")
-    if _BAD_PREFIX.search(prefix) or _CONTROL.search(prefix):
-        raise ValueError("prefix %r must not contain '/', ',', quotes, backslashes or whitespace" % prefix)
+    """Check every option before any call; returns the listed items. Raises ValueError naming the option.
+    The character and length rules are ``_validate``'s; what depends on several options is checked here."""
+    # Long prefixes are refused per address below, naming the object that would be too long.
+    prefix = _validate.prefix("prefix", params["prefix"], max_len=NAME_MAX - 1)
     user = params["user"]
     if user is not None:
-        if not user or user != user.strip() or "," in user or _CONTROL.search(user):
-            raise ValueError("user %r must be non-empty, without ',', control characters or leading/trailing"
-                             " whitespace (holders are stored as a comma-separated list)" % user)
-        if len(render_holders([user])) > COMMENT_MAX:
-            raise ValueError("user is too long to be recorded in the %d-character comment" % COMMENT_MAX)
-    if params["max_prefix_v4"] is None or not 1 <= params["max_prefix_v4"] <= 32:
-        raise ValueError("max_prefix_v4 must be between 1 and 32, got %s" % params["max_prefix_v4"])
-    if params["max_prefix_v6"] is None or not 1 <= params["max_prefix_v6"] <= 128:
-        raise ValueError("max_prefix_v6 must be between 1 and 128, got %s" % params["max_prefix_v6"])
+        _validate.name("user", user, "user")  # at most 64 characters: always fits in the comment
+    for option, high in (("max_prefix_v4", 32), ("max_prefix_v6", 128)):
+        if params[option] is None or isinstance(params[option], bool) or not 1 <= params[option] <= high:
+            raise ValueError("%s must be between 1 and %d, got %s" % (option, high, params[option]))
     if params["exclusive"] and params["state"] != "present":
         raise ValueError("exclusive applies to state=present only")
     for option in ("address_group", "address_group6"):
-        value = params[option]
-        if value is not None and (not value.strip() or len(value) > NAME_MAX):
-            raise ValueError("%s must be a group name of 1 to %d characters" % (option, NAME_MAX))
+        if params[option] is not None:
+            _validate.name(option, params[option], "address_group")
+    if params["addresses"] is None:
+        raise ValueError("addresses is required (an empty list only with exclusive=true)")
     items = {}
-    for value in params["addresses"] or []:
-        try:
-            address = canonical_entry(value, params["max_prefix_v4"], params["max_prefix_v6"])
-        except ValueError as exc:
-            raise ValueError("addresses: %s" % exc)
+    for index, value in enumerate(params["addresses"]):
+        address = _validate.address("addresses[%d]" % index, value, params["max_prefix_v4"], params["max_prefix_v6"])
         version = 6 if ":" in address else 4
         option = FAMILIES[version]["option"]
         if not params[option]:
@@ -122,6 +108,7 @@ def validate(params):
         if len(name) > NAME_MAX:
             raise ValueError("the object name %r for %s would be %d characters long; FortiOS allows %d: shorten prefix"
                              % (name, address, len(name), NAME_MAX))
+        _validate.name("prefix", name, "address")
         items[name] = Item(address, version, name)
     return [items[name] for name in sorted(items)]
 
@@ -193,6 +180,14 @@ class AddressGrant:
             self.members[version] = self.read_group(version)
         for item in self.items:
             obj = self.read_object(item)
+            if obj is None and self.state == "absent" and item.name in self.members[item.version]:
+                # The group lists it but the object read found nothing (a wrong 404): read once more before
+                # falling back to removing the membership alone (the group is what admits the address).
+                obj = self.read_object(item)
+                if obj is None:
+                    self.warn("%s is a member of %s but the FortiGate answers that the object does not exist;"
+                              " the member is removed from the group (for every holder)"
+                              % (item.name, self.groups[item.version]))
             self.objects[item.name] = obj
             self.plans.append(self._plan_item(item, obj))
         if self.exclusive:
@@ -220,7 +215,9 @@ class AddressGrant:
                         add=item.name not in members)
             return plan
         if obj is None:
-            plan["after"] = None
+            # FortiOS refuses to delete an object that a group uses (-23), so a member without its object means
+            # the object read was wrong: the address leaves the group all the same (membership only).
+            plan.update(after=None, remove=item.name in members)
             return plan
         after = have - frozenset([self.user]) if self.user is not None else frozenset()
         plan.update(after=after if after else None, comment=after != have)
@@ -289,10 +286,11 @@ class AddressGrant:
             first = self.objects[item.name]  # the plan's read serves the first attempt
             if self.state == "present" and item.listed:
                 self._grant(item, first)
-            elif item.listed:
+            elif item.listed and first is not None:
                 self._revoke(item, self.user, first)
             elif first is None:
-                # a prefix-owned member that is not an address object (e.g. a nested group): membership only
+                # a prefix-owned member that is not an address object (e.g. a nested group), or a listed address
+                # whose object the FortiGate would not show: membership only
                 self._remove_member(item)
                 self._done(item, None, False)
             else:
@@ -534,10 +532,48 @@ class AddressGrant:
                     diff={"before": self.before(), "after": after})
 
     # -- the whole task ---------------------------------------------------------------------------
+    @property
+    def revoking(self):
+        """True when this task takes access away: a revoke, or a reconciliation that removes members."""
+        return self.state == "absent" or self.exclusive
+
     def run(self, check_mode=False):
-        """Plan; then, unless in check mode or nothing is to change, apply and read back. The result keys."""
-        self.plan()
-        if check_mode or not self.plan_changed:
-            return self.predicted()
-        self.apply()
-        return self.outcome(self.verify())
+        """Plan; then, unless in check mode or nothing is to change, apply and read back. The result keys.
+
+        A revoke fails closed: it succeeds only when a read of the FortiGate made by this task shows that
+        the group no longer lists the revoked addresses (the read-back after a change; without a change, the
+        plan's own group read, as nothing was written since), or that the user no longer holds an address
+        that others still hold. Any failure of a revoke says that access may still be open."""
+        try:
+            self.plan()
+            if check_mode or not self.plan_changed:
+                result = self.predicted()
+            else:
+                self.apply()
+                result = self.outcome(self.verify())
+        except KnocknocError as err:
+            if not self.revoking:
+                raise
+            raise self.not_revoked(err)
+        if self.state == "absent":
+            # Proved by the reads above when nothing was left to change; in check mode nothing was done.
+            result["revoked"] = not (check_mode and self.plan_changed)
+        return result
+
+    def not_revoked(self, err):
+        """``err`` (same agent code, same details) saying that the revoke is not confirmed."""
+        planned = [p["item"] for p in self.plans if p["remove"] or p["delete"] or p["comment"]]
+        items = planned or (self.items if self.state == "absent" else [])
+        what = ", ".join(sorted(item.address or item.name for item in items))
+        groups = " and ".join("%s %s" % (FAMILIES[v]["label"], self.groups[v]) for v in sorted(self.groups))
+        if self.state == "absent":
+            cause = "%s. The revoke of %s%s is not confirmed: access may still be open through %s in VDOM %s" % (
+                err.cause.rstrip("."), what or "the listed addresses",
+                " for %s" % self.user if self.user is not None else "", groups, self.vdom)
+        else:
+            cause = "%s. The removal of %s from %s is not confirmed: access may still be open in VDOM %s" % (
+                err.cause.rstrip("."), what or "the prefixed members not listed", groups, self.vdom)
+        details = dict(err.details)
+        details.update(revoked=False, addresses=sorted(item.address or item.name for item in items))
+        return KnocknocError(err.code, cause=cause + "; run the task again or remove the member by hand",
+                             description=err.description, hint=err.hint, details=details)

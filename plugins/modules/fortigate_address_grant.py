@@ -20,6 +20,12 @@ description:
     A grant adds O(user) to the holders; a revoke removes O(user), and the address leaves the group only when its last holder
     is gone.
   - After any change the module reads the group back and fails if the FortiGate does not show the expected state.
+  - Revokes fail closed. A revoke succeeds only when a read made by the task shows that the group no longer lists the
+    address (or, for an address other users still hold, that O(user) is no longer among its holders); with nothing to change,
+    the task's own reads are that proof. Any failure of a revoke, or of an O(exclusive=true) run that removes members, keeps
+    the agent error code and says that access may still be open.
+  - A group member whose address object the FortiGate reports missing is read again once; if it is still reported missing,
+    the member is removed from the group (for every holder of the address) with a warning.
   - The module never creates, renames or deletes address groups or policies, and never touches members whose name does not
     start with O(prefix).
 options:
@@ -40,7 +46,8 @@ options:
       - Prefix of the address object names this module owns (Knocknoc's C(PREFIX), default V(kk_)).
       - Objects are named C(<prefix><address>), with C(/) replaced by C(_) for networks (V(kk_10.0.0.0_24)); IPv6 names keep their
         colons (V(kk_2001:db8::7)).
-      - Must not be empty and must not contain C(/), C(,), quotes or whitespace.
+      - Letters, digits, C(_), C(-) and C(.), starting with a letter, a digit or C(_); checked before any call, like every
+        object name the prefix makes with O(addresses) (at most 79 characters).
     type: str
     default: kk_
   addresses:
@@ -65,7 +72,8 @@ options:
       - With O(state=absent), O(user) is removed from the holders and an address leaves the group only when no holder is left.
       - Without O(user), O(state=present) grants without recording a holder (an anonymous grant), and O(state=absent) revokes
         the addresses for everyone, whoever holds them.
-      - Must not contain C(,), control characters or leading/trailing whitespace.
+      - At most 64 characters; letters, digits, C(_), C(.), C(@), C(+) and C(-), starting with a letter, a digit or C(_)
+        (holders are stored as a comma-separated list in the object's comment).
     type: str
   exclusive:
     description:
@@ -200,6 +208,15 @@ holders:
   returned: always
   type: dict
   sample: {"198.51.100.7": [alice, bob]}
+revoked:
+  description:
+    - With O(state=absent), V(true) when the FortiGate showed, in a read made by this task, that O(addresses) are no longer
+      admitted through the group(s) for O(user) (an address that other users still hold stays, see RV(holders)). A revoke that
+      cannot be shown fails instead, so a successful revoke always returns V(true); in check mode it is V(false) when there is
+      something to revoke.
+  returned: when O(state=absent)
+  type: bool
+  sample: true
 diff:
   description: Prefix-owned members of the group(s) and holders of the handled addresses (objects that exist), before and after.
   returned: always
@@ -223,6 +240,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._address_grant i
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient, fortigate_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
 def main():
@@ -241,6 +259,7 @@ def main():
                            required_one_of=[("address_group", "address_group6")])
     check_requirements(module)
     hide_url_credentials(module)
+    check_module(module, "fortigate_address_grant")
     items = []
     try:
         items = validate(module.params)

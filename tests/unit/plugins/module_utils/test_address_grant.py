@@ -462,10 +462,13 @@ def test_holders_that_would_not_fit_the_comment_change_nothing():
 
 @pytest.mark.parametrize("overrides,words", [
     ({"prefix": ""}, "prefix must not be empty"),
-    ({"prefix": "kk/"}, "must not contain"),
+    ({"prefix": "kk/"}, "prefix must be 1 to 78 characters: letters, digits"),
     ({"user": "a,b"}, "user"),
     ({"user": " alice"}, "user"),
-    ({"user": "x" * 260}, "too long"),
+    ({"user": "x" * 260}, "user must be a user name of at most 64 characters"),
+    ({"addresses": ["fe80::1%eth0"], "address_group6": GROUP6}, "addresses[0]: 'fe80::1%eth0' is not"),
+    ({"addresses": [None]}, "addresses[0] is required"),
+    ({"user": "jos\u00e9"}, "user must be a user name"),
     ({"max_prefix_v4": 0}, "max_prefix_v4"),
     ({"max_prefix_v6": 129}, "max_prefix_v6"),
     ({"exclusive": True, "state": "absent"}, "exclusive"),
@@ -484,3 +487,117 @@ def test_validate_dedupes_and_sorts_items():
     items = validate(params(addresses=["198.51.100.7/32", IP, "198.51.100.0/28"], max_prefix_v4=28))
     assert [(i.name, i.address, i.version) for i in items] == [("kk_198.51.100.0_28", "198.51.100.0/28", 4),
                                                                (NAME, IP, 4)]
+
+
+# -- revokes fail closed (issue 10) --------------------------------------------------------------------
+class Lying(FakeGate):
+    """A FortiGate whose answers to some reads or writes are wrong (``lies``: method -> list of errors or
+    "404" markers, one popped per call)."""
+
+    def __init__(self, *args, **kwargs):
+        super(Lying, self).__init__(*args, **kwargs)
+        self.lies = {}
+
+    def _lie(self, method):
+        queue = self.lies.get(method)
+        return queue.pop(0) if queue else None
+
+    def get_entry(self, path, mkey, vdom=None, fields=None):
+        lie = self._lie("get_entry:" + path)
+        if lie == "404":
+            self.calls.append(("get_entry", path, mkey))
+            return None
+        if lie is not None:
+            self.calls.append(("get_entry", path, mkey))
+            raise lie
+        return super(Lying, self).get_entry(path, mkey, vdom, fields)
+
+    def remove_member(self, path, mkey, member, attr="member", vdom=None):
+        lie = self._lie("remove_member")
+        if lie == "404":
+            self.calls.append(("remove_member", path, mkey, member))
+            return False
+        if lie is not None:
+            raise lie
+        return super(Lying, self).remove_member(path, mkey, member, attr, vdom)
+
+
+def granted(gate, holders="knocknoc:alice"):
+    gate.put_object(NAME, IP + "/32", holders)
+    gate.tables[ADDRGRP][GROUP]["member"].append(NAME)
+
+
+def test_revoke_a_wrong_404_on_the_object_read_is_read_again():
+    # Before issue 10 this revoke reported changed=false and left the member in the group.
+    gate = Lying()
+    granted(gate)
+    gate.lies["get_entry:" + ADDR] = ["404"]
+    result, warnings, _ = run(gate, state="absent")
+    assert result["changed"] is True and result["revoked"] is True and result["removed"] == [NAME]
+    assert NAME not in gate.members() and NAME not in gate.tables[ADDR]
+    assert warnings == []
+    reads = [c for c in gate.calls if c[0] == "get_entry" and c[1] == ADDR]
+    assert len(reads) == 3  # the wrong answer, the re-read, the read after removing the member
+
+
+def test_revoke_object_missing_while_member_removes_the_membership_for_everyone():
+    gate = Lying()
+    granted(gate, "knocknoc:alice,bob")
+    gate.lies["get_entry:" + ADDR] = ["404", "404"]
+    result, warnings, _ = run(gate, state="absent")
+    assert result["changed"] is True and result["revoked"] is True and result["removed"] == [NAME]
+    assert NAME not in gate.members()
+    assert len(warnings) == 1 and "every holder" in warnings[0]
+
+
+def test_revoke_with_nothing_to_change_is_proved_by_the_plans_group_read():
+    gate = FakeGate()
+    result, _, _ = run(gate, state="absent")
+    assert result["changed"] is False and result["revoked"] is True
+    assert gate.calls == [("get_entry", ADDRGRP, GROUP), ("get_entry", ADDR, NAME)]  # no extra request
+
+
+def test_revoke_check_mode_is_not_a_revoke():
+    gate = FakeGate()
+    granted(gate)
+    result, _, _ = run(gate, check_mode=True, state="absent")
+    assert result["changed"] is True and result["revoked"] is False
+    assert gate.writes() == []
+
+
+def test_revoke_failure_keeps_the_code_and_says_access_may_be_open():
+    gate = Lying()
+    granted(gate)
+    gate.lies["get_entry:" + ADDRGRP] = [KnocknocError(202004, "no answer within 10s", details={"x": 1})]
+    with pytest.raises(KnocknocError) as caught:
+        run(gate, state="absent")
+    err = caught.value
+    assert err.code == 202004 and err.details["x"] == 1 and err.details["revoked"] is False
+    assert "access may still be open" in str(err) and IP in str(err) and "alice" in str(err)
+    assert NAME in gate.members()
+
+
+def test_revoke_member_delete_answered_404_fails_after_the_read_back():
+    gate = Lying()
+    granted(gate)
+    gate.lies["remove_member"] = ["404"]
+    with pytest.raises(KnocknocError) as caught:
+        run(gate, state="absent")
+    assert "still a member" in str(caught.value) and "access may still be open" in str(caught.value)
+
+
+def test_grant_failure_does_not_speak_of_open_access():
+    gate = Lying()
+    gate.lies["get_entry:" + ADDRGRP] = [KnocknocError(202001, "HTTP 401")]
+    with pytest.raises(KnocknocError) as caught:
+        run(gate)
+    assert "access may still be open" not in str(caught.value)
+
+
+def test_exclusive_failure_says_access_may_be_open():
+    gate = Lying()
+    granted(gate)
+    gate.lies["remove_member"] = [KnocknocError(None, "HTTP 500", description="Unexpected HTTP status")]
+    with pytest.raises(KnocknocError) as caught:
+        run(gate, addresses=[], exclusive=True, user=None)
+    assert "access may still be open" in str(caught.value) and IP in str(caught.value)
