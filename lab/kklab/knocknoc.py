@@ -15,6 +15,8 @@ import datetime
 import hmac
 import ipaddress
 import secrets
+import threading
+import time
 import urllib.parse
 import uuid
 
@@ -391,7 +393,13 @@ class Knocknoc(Device):
 
     # -- modelled: grants (stand-in for users signing in) -------------------------------------
     def create_grant(self, request, knoc_id):
-        body = json_object(request)
+        status, grant = self.grant(knoc_id, json_object(request))
+        headers = {"Location": "/api/v1/knocs/%d/grants/%d" % (knoc_id, grant["id"])} if status == 201 else None
+        return Response(status, {"grant": self.render_grant(grant)}, headers=headers)
+
+    def grant(self, knoc_id, body):
+        """Validate a grant document and sign its user in: ``(201, grant)``, or ``(200, grant)`` when the same user
+        and IP already hold a grant (renewed)."""
         unknown = sorted(set(body) - {"username", "ip", "duration_minutes"})
         if unknown:
             raise invalid(unknown[0], "unknown field %r" % unknown[0])
@@ -418,14 +426,82 @@ class Knocknoc(Device):
                 # Entries are unique per (user, IP): signing in again renews that grant.
                 grant["expires"] = now + duration * 60
                 self.count_write()
-                return Response(200, {"grant": self.render_grant(grant)})
+                return 200, grant
         grant = {"id": self.next_grant_id, "knoc_id": knoc_id, "username": username, "ip": ip,
                  "created": now, "expires": now + duration * 60}
         self.next_grant_id += 1
         grants[grant["id"]] = grant
         self.count_write()
-        return Response(201, {"grant": self.render_grant(grant)},
-                        headers={"Location": "/api/v1/knocs/%d/grants/%d" % (knoc_id, grant["id"])})
+        return 201, grant
+
+    # -- lab control: many users sign in or out, spread over a time, without an HTTP request each --------
+    # POST /devices/<knocknoc>/sign-in  {"knoc": <name or id>, "grants": [{"username", "ip"}, ...],
+    #                                    "spread_seconds": 1.0}
+    # POST /devices/<knocknoc>/sign-out {"knoc": ..., "grants": [{"username", "ip"}, ...], "spread_seconds": ...}
+    # With spread_seconds the i-th change happens i * spread_seconds / n after the call, from a lab thread (the
+    # call answers at once); without, all of them before the answer. A burst from a test client on a busy machine
+    # would take longer than the second it is meant to last.
+    def control(self, action, method, body):
+        if action in ("sign-in", "sign-out") and method == "POST":
+            return self.control_sign(action, body)
+        raise KeyError(action)
+
+    def control_sign(self, action, body):
+        if not isinstance(body, dict) or not isinstance(body.get("grants"), list):
+            raise ValueError("%s needs {\"knoc\": <name or id>, \"grants\": [{\"username\", \"ip\"}, ...]}" % action)
+        knoc_id = self.control_knoc(body.get("knoc"))
+        changes = [dict(g) for g in body["grants"] if isinstance(g, dict)]
+        if len(changes) != len(body["grants"]):
+            raise ValueError("grants must be objects with username and ip")
+        spread = float(body.get("spread_seconds") or 0)
+
+        def apply(change):
+            try:
+                if action == "sign-in":
+                    return self.render_grant(self.grant(knoc_id, change)[1])
+                return self.sign_out(knoc_id, change)
+            except ApiError as err:
+                raise ValueError(err.message) from None
+
+        if spread <= 0:
+            return {action: [apply(change) for change in changes]}
+        for change in changes:  # validate every change before the first one happens
+            if action == "sign-in":
+                unknown = set(change) - {"username", "ip", "duration_minutes"}
+                if unknown or not isinstance(change.get("username"), str):
+                    raise ValueError("invalid grant %r" % (change,))
+        start = time.monotonic()
+
+        def run():
+            for index, change in enumerate(changes):
+                time.sleep(max(0.0, start + index * spread / len(changes) - time.monotonic()))
+                with self.lock:
+                    try:
+                        apply(change)
+                    except (ValueError, KeyError):
+                        pass  # a bad address, or the lab was reset meanwhile: that one change does not happen
+        threading.Thread(target=run, name="lab-%s-%s" % (self.name, action), daemon=True).start()
+        return {"scheduled": len(changes), "spread_seconds": spread}
+
+    def control_knoc(self, ref):
+        for knoc_id, stored in self.knocs.items():
+            if ref == knoc_id or ref == stored["name"]:
+                return knoc_id
+        raise ValueError("no knoc %r" % (ref,))
+
+    def sign_out(self, knoc_id, change):
+        """End the grants of ``change["username"]`` at ``change["ip"]``; the number ended."""
+        try:
+            ip = str(ipaddress.ip_address(str(change.get("ip"))))
+        except ValueError:
+            raise ApiError(422, "invalid_field", "ip: %r is not an address" % (change.get("ip"),)) from None
+        grants = self.grants[knoc_id]
+        ended = [g for g, rec in grants.items() if rec["username"] == change.get("username") and rec["ip"] == ip]
+        for grant_id in ended:
+            del grants[grant_id]
+        if ended:
+            self.count_write()
+        return {"username": change.get("username"), "ip": ip, "ended": len(ended)}
 
     def active_grants(self, knoc_id, now):
         grants = self.grants.get(knoc_id, {})

@@ -119,6 +119,13 @@ class EdaLab:
     def sign_out(self, grant):
         self.kk.call("DELETE", "/api/v1/knocs/%d/grants/%d" % (self.knoc["knoc"]["id"], grant["id"]))
 
+    def burst(self, pairs, seconds, action="sign-in"):
+        """``(user, ip)`` pairs sign in (or out), spread over ``seconds`` by the lab itself (a test client on a busy
+        machine could not send 100 sign-ins in one second); returns at once."""
+        return self.control("POST", "/devices/knocknoc/" + action, {
+            "knoc": self.knoc["knoc"]["id"], "grants": [{"username": u, "ip": ip} for u, ip in pairs],
+            "spread_seconds": seconds})
+
     # -- the devices ------------------------------------------------------------------------------------------
     def admitted(self, ip, user=None, fgt=None):
         """Does the device let ``ip`` in: the FortiGate's policy lookup, or FortiManager's login check for ``user``."""

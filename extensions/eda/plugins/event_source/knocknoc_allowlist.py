@@ -34,8 +34,8 @@ description:
     auth) or, for Active mode, the grants of Knocs through the management API that this collection models (with user names).
   - Puts on the queue one C(snapshot) per allowlist at start, every O(snapshot_interval) seconds and when
     O(snapshot_request_file) appears; then C(removed) and C(added) events with the addresses that left or joined.
-    Changes are batched while the allowlist keeps changing, for up to O(batch_window) seconds, so that a burst of
-    sign-ins becomes one event.
+    The first change is emitted at once; while the allowlist keeps changing, the rest is batched for up to
+    O(batch_window) seconds, so that a burst of sign-ins becomes two events.
   - A failed read never removes anything; it emits an C(error) event and is retried with exponential backoff (up to
     O(max_backoff) seconds), and the first good read after failures emits C(recovered). An empty read that would remove
     every address is held back (C(error) with C(kind=empty_held)) until the allowlist has read empty for
@@ -152,7 +152,7 @@ ENV = "KNOCKNOC_"
 DEFAULT_TIMEOUT = 10.0
 # Knocknoc's Traefik plugin caps an allowlist body at 32 MiB (module_utils/_knocknoc.py).
 ALLOWLIST_MAX_BYTES = 32 * 1024 * 1024
-# Re-reads while a batch is open: short, so that one sign-in waits one extra read and no more.
+# Re-reads while a batch is open: short, so that the end of a burst is seen soon.
 SETTLE_INTERVAL = 0.2
 USER_AGENT = "knocknoc.fortinet-eda"
 
@@ -402,8 +402,8 @@ class Reader:
             raise ReadError("%s: no answer from %s within %ss" % (target.name, server_of(url), self.config.timeout),
                             "timeout") from None
         except aiohttp.ClientSSLError as exc:
-            raise ReadError("%s: TLS certificate error from %s: %s" % (target.name, server_of(url),
-                                                                        self._scrub(str(exc))), "tls") from None
+            raise ReadError("%s: TLS certificate error from %s: %s"
+                            % (target.name, server_of(url), self._scrub(str(exc))), "tls") from None
         except aiohttp.ServerFingerprintMismatch:
             raise ReadError("%s: the certificate of %s does not match tls_fingerprint" % (target.name, server_of(url)),
                             "tls") from None
@@ -624,19 +624,22 @@ class Watcher:
             else:
                 await self.emit(kind, addresses=sorted(items, key=sort_key), count=len(items))
 
-    async def settle(self, first):
-        """Keep reading while the allowlist changes (a burst), for at most batch_window; the last good read."""
-        latest = first
+    async def follow(self):
+        """After a change was emitted: keep reading while the allowlist keeps changing (a burst), for at most
+        batch_window, and emit what accumulated as one batch. The first change goes out at once (no wait for a
+        single sign-in); the rest of a burst follows in one event."""
+        latest = self.state
         deadline = self.clock() + self.config.batch_window
         while self.clock() < deadline and not self.snapshot_wanted:
             await self.sleep(min(SETTLE_INTERVAL, max(deadline - self.clock(), 0)))
             state = await self.read()
-            if state is None:
-                break  # keep what was read; the failure was reported
-            if state == latest:
-                break
+            if state is None or state == latest:
+                break  # quiet again (or a failed read, reported: keep what was read)
             latest = state
-        return latest
+        if latest != self.state:
+            wanted, hold = self.guard_empty(latest)
+            if hold is None and wanted != self.state:
+                await self.apply(wanted)
 
     async def run(self):
         await self.snapshot("start")
@@ -666,12 +669,8 @@ class Watcher:
                 continue
             if wanted == self.state:
                 continue
-            if wanted:
-                wanted = await self.settle(wanted)
-                wanted, hold = self.guard_empty(wanted)
-                if hold is not None:
-                    continue
             await self.apply(wanted)
+            await self.follow()
 
 
 async def watch_request_file(path, watchers, interval):
