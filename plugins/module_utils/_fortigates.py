@@ -25,6 +25,7 @@ says the resource does not exist, else 202100 (``dynamic_push``).
 
 from __future__ import annotations
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import resolve_fortinet_params
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import (
     Reply,
@@ -49,7 +50,6 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
     FortiManagerClient,
     adom_url,
     connection_from_params,
-    resolve_fortinet_params,
     unknown_adom_error,
 )
 

@@ -272,9 +272,9 @@ details:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import fortinet_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigates import fortigates_from_params, is_target
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import fortinet_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._push import (
     failed_targets,
