@@ -114,8 +114,9 @@ import ipaddress
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import fortigate_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient, fortigate_argspec
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 
 
