@@ -107,9 +107,10 @@ _TOKEN = re.compile(r"\A[\x21-\x7e]+\Z")
 TOKEN_MAX = 4096
 # Addresses as users write them: digits, hex, '.', ':', '/', and one space in 'a.b.c.d m.m.m.m'.
 _ADDRESS = re.compile(r"\A[0-9A-Fa-f.:/]+(?: [0-9.]+)?\Z")
-# Host names in URLs and tls_server_name: RFC 1123 labels (ASCII; an IDN must be given as punycode).
-_HOST = re.compile(r"\A(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?\Z")
+# Host names in URLs and tls_server_name: RFC 1123 labels (ASCII; an IDN must be given as punycode), plus
+# '_' inside a label, which internal DNS zones use although RFC 1123 does not allow it.
+_HOST = re.compile(r"\A(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?\Z")
 
 
 def _shown(value, limit=40):

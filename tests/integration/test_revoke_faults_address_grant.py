@@ -196,3 +196,46 @@ def test_fault_at_every_position(lab, labview_class, run_module, scenario_name, 
     print("%s x %s: %d positions, %d failed, %d succeeded, %d unsafe"
           % (scenario_name, kind, positions, outcomes["failed"], outcomes["proved"], len(problems)))
     assert not problems, "\n".join(problems)
+
+
+ROLE_REVOKE = """
+- name: Revoke through the access role
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Active on fgt1
+      ansible.builtin.include_role:
+        name: knocknoc.fortinet.access
+      vars:
+        access_state: absent
+        access_mode: active
+        access_user: alice
+        access_ip: 198.51.100.7
+        access_address_group: kk_users
+        access_fortigate: "{{ fgt }}"
+"""
+
+
+def test_access_role_says_revoked_only_when_the_device_showed_it(lab, labview_class, run_playbook):
+    scenario = SCENARIOS["last holder"]
+    labview = labview_class(lab)
+    fgt = labview.device("fgt1")
+    extra = {"fgt": labview.connection("fgt1", "kk-active")}
+
+    # The read-back of the group fails: the module cannot show the revoke, the role fails and never says "revoked".
+    lab.reset()
+    scenario.set_up(fgt)
+    labview.fault("fgt1", kind="status", status=500, match=r"addrgrp/kk_users\?", skip=1, count=1)
+    rc, out, _results = run_playbook(ROLE_REVOKE, extra_vars=extra)
+    labview.control("DELETE", "/devices/fgt1/faults")
+    assert rc != 0, out
+    assert OPEN in out and "198.51.100.7 revoked" not in out
+    assert extra["fgt"]["token"] not in out
+
+    # Without a fault: revoked, and the device agrees.
+    lab.reset()
+    scenario.set_up(fgt)
+    rc, out, _results = run_playbook(ROLE_REVOKE, extra_vars=extra)
+    assert rc == 0, out
+    assert "alice 198.51.100.7 revoked" in out
+    assert scenario.device_state(fgt) == (False, False, None)
