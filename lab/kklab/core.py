@@ -6,6 +6,7 @@ Every emulated device is a :class:`Device` subclass that turns a :class:`Request
 
 import json
 import re
+import selectors
 import socket
 import ssl
 import threading
@@ -14,6 +15,10 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from .certs import DeviceCertificate, choose_shape
 
 
 class LabClock:
@@ -160,7 +165,8 @@ class Device:
         self.url = None
 
     def cert_names(self):
-        """Names in the device certificate: appliances carry their serial number, not an IP."""
+        """Names in a certificate from the lab CA (the ``server`` and ``serial-san`` shapes of
+        certs.py); an appliance's own certificate has the shape of its firmware."""
         return [self.serial]
 
     # -- helpers for subclasses -------------------------------------------------------------
@@ -180,8 +186,16 @@ class Device:
 
     def describe(self):
         """What lab.json says about this device (tokens included: it is the lab's own file)."""
-        return {"kind": self.kind, "name": self.name, "url": self.url, "serial": self.serial,
+        info = {"kind": self.kind, "name": self.name, "url": self.url, "serial": self.serial,
                 "version": self.version, "tls_server_name": self.serial}
+        certificate = getattr(self, "certificate", None)
+        if certificate is not None:
+            # What a client needs to verify this device (see certs.py): its trust anchor, the name
+            # to check (the serial for CN-only and serial-SAN certificates, the URL's address for
+            # FortiOS 7.2.1+), the leaf's SHA-256 fingerprint and the names the certificate carries.
+            info.update({"ca_path": certificate.ca_path, "tls_server_name": certificate.server_name,
+                         "tls_fingerprint": certificate.describe()["sha256"], "certificate": certificate.describe()})
+        return info
 
     def dump(self):
         """The device's whole state, for tests and debugging."""
@@ -298,9 +312,19 @@ class DeviceServer(ThreadingHTTPServer):
 
     def __init__(self, device, good_context, wrong_context):
         self.device = device
-        self.good_context = good_context
-        self.wrong_context = wrong_context
+        self._good = good_context
+        self._wrong = wrong_context
         super().__init__(("127.0.0.1", 0), _Handler)
+
+    # Either context may be made by the first connection that needs it (a LazyContext, or the
+    # device's DeviceCertificate, whose context is made again after a regenerate()).
+    @property
+    def good_context(self):
+        return self._good.get() if hasattr(self._good, "get") else self._good
+
+    @property
+    def wrong_context(self):
+        return self._wrong.get() if isinstance(self._wrong, LazyContext) else self._wrong
 
     def finish_request(self, request, client_address):
         context = self.wrong_context if self.device.wants_wrong_cert() else self.good_context
@@ -321,6 +345,26 @@ class DeviceServer(ThreadingHTTPServer):
         pass  # broken pipes from clients that gave up are not the lab's problem
 
 
+class LazyContext:
+    """A server SSL context made on first use.
+
+    Issuing and loading a certificate is most of a device's start-up (a few ms each): made lazily,
+    a fleet of 200 starts without 200 certificates up front, and a device nobody talks to never
+    gets one. The first connection to a device pays for it once.
+    """
+
+    def __init__(self, make):
+        self._make = make
+        self._context = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._context is None:
+                self._context = self._make()
+            return self._context
+
+
 class CertificateAuthority:
     """The lab's private CA; appliance certificates carry the device serial as their name."""
 
@@ -330,10 +374,20 @@ class CertificateAuthority:
         self.ca_path = directory / "ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_path))
         self._shared = {}
-        self._lock = threading.Lock()
+        # Certificates are issued from handler threads (see LazyContext): one at a time.
+        self._lock = threading.RLock()
+
+    def issue(self, names):
+        """A certificate from the lab CA for ``names`` (subjectAltNames, the first also the CN), as
+        ``(private key, certificate)`` cryptography objects."""
+        with self._lock:
+            leaf = self.ca.issue_cert(*names, common_name=names[0])
+        key = serialization.load_pem_private_key(leaf.private_key_pem.bytes(), password=None)
+        return key, x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes())
 
     def server_context(self, *names):
-        cert = self.ca.issue_cert(*names, common_name=names[0])
+        with self._lock:
+            cert = self.ca.issue_cert(*names, common_name=names[0])
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         cert.configure_cert(context)
         return context
@@ -351,29 +405,76 @@ class CertificateAuthority:
         return context
 
 
-def start_device(device, authority):
-    good = authority.server_context(*device.cert_names())
-    wrong = authority.shared_server_context("wrong-name.invalid")
+class AcceptLoop:
+    """One thread that accepts the connections of many servers (every device of a lab).
+
+    With a ``serve_forever()`` thread per server, a fleet of 200 meant 200 threads to start (slow on
+    a loaded machine), 400 idle wake-ups a second (each loop polls for a shutdown request every
+    0.5 s), and a stop that waited for those polls. One selector over every listening socket starts
+    at once and stops at once. Each connection is still served in a thread of its own
+    (``ThreadingHTTPServer.process_request``), TLS handshake included, so a slow client holds up
+    no one.
+    """
+
+    def __init__(self, name="lab-accept"):
+        self._selector = selectors.DefaultSelector()
+        # Written to by stop(), so that the select() in progress returns.
+        self._wake_recv, self._wake_send = socket.socketpair()
+        self._wake_recv.setblocking(False)
+        self._selector.register(self._wake_recv, selectors.EVENT_READ, None)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.servers = []
+
+    def add(self, server):
+        """Accept for ``server`` (a socketserver server, not running ``serve_forever``).
+        Connections that arrive before :meth:`start` wait in the listen backlog."""
+        self._selector.register(server.socket, selectors.EVENT_READ, server)
+        self.servers.append(server)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stopping.is_set():
+            for key, _events in self._selector.select():
+                if key.data is None:
+                    continue  # the wake-up from stop()
+                # What serve_forever() does for a readable socket: accept, then hand the
+                # connection to a new thread.
+                key.data._handle_request_noblock()  # pylint: disable=protected-access
+
+    def stop(self):
+        """Stop accepting and close every server's listening socket."""
+        self._stopping.set()
+        try:
+            self._wake_send.send(b"x")
+        except OSError:
+            pass
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        for server in self.servers:
+            server.server_close()
+        self._selector.close()
+        self._wake_recv.close()
+        self._wake_send.close()
+
+
+def start_device(device, authority, loop=None):
+    """Bind the device's HTTPS server on 127.0.0.1 (a free port) and serve it: through ``loop``
+    (an :class:`AcceptLoop`) when given, else in a ``serve_forever()`` thread of its own."""
+    # The certificate of the device's shape (certs.py): made now, since lab.json names its CA file
+    # and fingerprint; its server context is made on the first connection.
+    device.certificate = DeviceCertificate(device, authority,
+                                           choose_shape(device, getattr(device, "certificate_request", None)))
+    good = device.certificate
+    wrong = LazyContext(lambda: authority.shared_server_context("wrong-name.invalid"))
     server = DeviceServer(device, good, wrong)
     device.server = server
     device.url = "https://127.0.0.1:%d" % server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, name="lab-%s" % device.name, daemon=True)
-    thread.start()
+    if loop is not None:
+        loop.add(server)
+    else:
+        threading.Thread(target=server.serve_forever, name="lab-%s" % device.name, daemon=True).start()
     return server
-
-
-def stop_servers(servers):
-    """Shut ``servers`` (socketserver servers running ``serve_forever``) down, all at once.
-
-    ``shutdown()`` returns only when the server's loop notices the request, which it checks
-    every poll interval (0.5 s): one after the other, a fleet of 200 took 16 s to stop. Asking
-    every server at the same time bounds the wait to about one interval.
-    """
-    servers = [s for s in servers if s is not None]
-    threads = [threading.Thread(target=s.shutdown, name="lab-stop", daemon=True) for s in servers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for server in servers:
-        server.server_close()

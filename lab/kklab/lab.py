@@ -6,7 +6,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .core import CertificateAuthority, Fault, LabClock, start_device, stop_servers
+from .core import AcceptLoop, CertificateAuthority, Fault, LabClock, start_device
 
 # The default fleet: a mixed-firmware set of FortiGates, one FortiManager with two ADOMs
 # (one in workspace mode) and one Knocknoc server. A --topology file replaces it.
@@ -86,32 +86,42 @@ class Lab:
         self._stop = threading.Event()
         self._tick_lock = threading.Lock()
         self.control_server = None
+        self.accept_loop = None
         self.state_path = self.directory / "lab.json"
 
     # Devices are started in dependency order: the Knocknoc server (feeds), the FortiGates,
     # then the FortiManagers that proxy to them.
     def start(self):
         classes = _device_classes()
+        # One thread accepts for every device and the control endpoint (see AcceptLoop).
+        self.accept_loop = AcceptLoop()
         for kind in ("knocknoc", "fortigate", "fortimanager"):
             for spec in self.topology.get(kind, []):
                 device = classes[kind].from_topology(self, spec)
+                # The certificate's shape (certs.py): the device's "certificate", else the lab's
+                # "certificates", else the firmware's own.
+                device.certificate_request = spec.get("certificate", self.topology.get("certificates"))
                 self.devices[device.name] = device
-                start_device(device, self.authority)
+                start_device(device, self.authority, self.accept_loop)
         self.control_server = ControlServer(self)
-        threading.Thread(target=self.control_server.serve_forever, name="lab-control", daemon=True).start()
+        self.accept_loop.add(self.control_server)
+        self.accept_loop.start()
         threading.Thread(target=self._ticker, name="lab-clock", daemon=True).start()
         self.write_state()
         return self
 
     def stop(self):
         self._stop.set()
-        stop_servers([d.server for d in self.devices.values()] + [self.control_server])
+        if self.accept_loop:
+            self.accept_loop.stop()
 
     def by_kind(self, kind):
         return [d for d in self.devices.values() if d.kind == kind]
 
     def describe(self):
         return {
+            # The lab CA: it signs the Knocknoc server's certificate and the serial-san variant;
+            # each device's own trust anchor is its "ca_path".
             "ca_path": str(self.authority.ca_path),
             "control_url": "http://127.0.0.1:%d" % self.control_server.server_address[1],
             "clock_speed": self.clock.speed,
@@ -222,6 +232,12 @@ class _ControlHandler(BaseHTTPRequestHandler):
                     with device.lock:
                         device.faults = []
                     return 200, []
+            if action == "certificate/regenerate" and method == "POST":
+                # As FortiOS does for Fortinet_GUI_Server when an interface address or the CA
+                # changes: a new leaf (new fingerprint), served from the next connection on.
+                device.certificate.regenerate()
+                lab.write_state()
+                return 200, device.certificate.describe()
             if action == "dump" and method == "GET":
                 with device.lock:
                     return 200, device.dump()

@@ -16,8 +16,8 @@ import requests
 from conftest import LabView
 from kklab.lab import Lab, fleet_topology
 
-# Loose bound: on a loaded 2-core machine the 200-device lab starts in ~1-3 s and stops in
-# under 1 s; a sequential shutdown took 16 s, which this still catches.
+# Loose bound: on a loaded 2-core machine the 200-device lab starts in ~1-4 s and stops at once;
+# a thread per device, stopped one after the other, took 16 s to stop, which this still catches.
 LOOSE_SECONDS = 12
 
 
