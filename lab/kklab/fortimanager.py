@@ -1798,7 +1798,9 @@ class FortiManager(Device):
             raise Unreachable("device has no address")
         parsed = urllib.parse.urlsplit(dev.url)
         token = dev.describe().get("admin_token")
-        conn = _DeviceHTTPS(parsed.hostname, parsed.port, dev.serial, self._context(), timeout)
+        # The device's own trust anchor and name, whatever its certificate's shape (certs.py).
+        conn = _DeviceHTTPS(parsed.hostname, parsed.port, dev.certificate.server_name,
+                            dev.certificate.client_context(), timeout)
         headers = {"Accept": "application/json", "Authorization": "Bearer %s" % token}
         body = None
         if payload is not None:
