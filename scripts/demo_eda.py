@@ -55,8 +55,8 @@ def main(lab_json):
         if not rulebook.alive():
             raise SystemExit("ansible-rulebook stopped:\n" + rulebook.output()[-3000:])
         loaded = [line for line in rulebook.output().splitlines() if line.startswith("Loading rulebook from")]
-        print("  %s; before sign-in fgt1 %s %s" % (loaded[0] if loaded else "rulebook started",
-                                                  "admits" if admitted() else "refuses", IP))
+        before = "admits" if admitted() else "refuses"
+        print("  %s; before sign-in fgt1 %s %s" % (loaded[0] if loaded else "rulebook started", before, IP))
         start = time.monotonic()
         grant = kk.call("POST", "/api/v1/knocs/%d/grants" % knoc["knoc"]["id"], json={"username": USER, "ip": IP}).json()
         seconds = wait_for(admitted, 120)
