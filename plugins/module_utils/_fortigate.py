@@ -237,11 +237,15 @@ def read_push_results(reply):
 
     Per-command failures come back with HTTP 200; the envelope's own status may then say
     "error" too (every command failed): the commands say why, so they are reported first.
+    A success without ``results`` (a real FortiGate may answer so) is None: the caller reads the list back
+    to see what the push did.
     """
     results = reply.data.get("results")
     failed = failed_commands(results)
     if not failed and reply.data.get("status") == "error":
         raise reply.status_error()
+    if results is None and reply.data.get("status") == "success":
+        return None
     if not isinstance(results, list):
         raise reply.parse_error("'results' is not a list")
     if failed:

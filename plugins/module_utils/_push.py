@@ -22,7 +22,7 @@ import json
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import version_at_least
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import canonical_entry, plan_members
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import Plan, canonical_entry, plan_members
 
 NAME_MAX = 35  # reference B4: external-resource name
 PUSH_API_SINCE = "7.2.1"  # reference C1
@@ -80,9 +80,26 @@ def in_force(results, version):
     return frozenset(device_entry(e) for e in out)
 
 
+def spellings(results):
+    """Every valid listed entry (in force or truncated), canonical -> the device's own spellings.
+
+    FortiOS lists entries as they were written (``172.200.1.4/16``, uncompressed IPv6); whether
+    ``remove`` matches by value or by text is not documented, so a removal sends the listed text.
+    A truncated entry counts too: it comes into force as soon as the list has room again.
+    """
+    out = {}
+    for item in results.get("entries") or ():
+        if isinstance(item, dict) and isinstance(item.get("entry"), str) and item.get("valid", True) is not False:
+            out.setdefault(device_entry(item["entry"]), []).append(item["entry"])
+    return out
+
+
 def as_push_error(err):
     """Errors without an agent code are push failures (202100); documented codes stay."""
     return err.recode(202100) if err.code is None else err
+
+
+OPEN = "access may still be open"
 
 
 class PushTarget(object):
@@ -93,45 +110,76 @@ class PushTarget(object):
         self.serial = serial
         self.version = version
         self.current = None  # entries in force before (None: not read)
-        self.plan = None
+        self.listed = None  # before: canonical entry -> the device's spellings, every valid listed entry
+        self.unlisted = None  # why the last entry-list reply had no entries although the FortiGate answered
+        self.plan = None  # what should change in the list (what the result may claim once the device shows it)
+        self.send = None  # what is pushed: the plan; a revoke removes every wanted entry whatever was listed
         self.after = None  # entries in force after the push (None: not read back)
+        self.after_listed = None
         self.error = None
         self.pushed = False
+        self.accepted = False  # a push reply said success
+        self.unconfirmed = False  # a push reply without per-command results (the read-back decides)
         self.rejected = []  # invalidEntries of the push replies
+        self.revoke = False  # state=absent or exclusive: entries must be shown gone, or the target fails
+        self.proved = None  # for a revoke: the device showed that no entry to revoke is listed
+        self.added = frozenset()
+        self.removed = frozenset()
+        self.final = None  # entries in force at the end, as shown (predicted in check mode)
+        self.poll_minutes = None  # refresh-rate of a polled resource, for a tolerated failed revoke
 
     def fail(self, error):
         if self.error is None:  # the first failure is the cause; later ones follow from it
             self.error = error
 
     def take(self, outcome, name):
-        """The entries in force according to an ``entry_list`` outcome (None after a failure)."""
+        """``(entries in force, listed spellings)`` of an ``entry_list`` outcome; ``(None, None)`` after
+        a failure, or when the reply has no ``entries`` (``unlisted`` says why; not a failure by itself)."""
         self.serial = outcome.serial or self.serial
         self.version = outcome.version or self.version
         if outcome.error is not None:
             self.fail(as_push_error(outcome.error))
-            return None
-        if not isinstance(outcome.value, dict) or not isinstance(outcome.value.get("entries"), list):
+            return None, None
+        if not isinstance(outcome.value, dict):
             self.fail(KnocknocError(202150, cause="the entry-list reply for external resource %r has no"
-                                    " 'results.entries'" % name, details={"target": self.label}))
-            return None
-        return in_force(outcome.value, self.version)
+                                    " 'results' object" % name, details={"target": self.label}))
+            return None, None
+        if not isinstance(outcome.value.get("entries"), list):
+            # Reference C2: `entries` is optional; FortiOS leaves it out, with `error`, when it cannot
+            # read the feed - exactly when a push matters.
+            error = outcome.value.get("error")
+            self.unlisted = "the entry-list reply for %r lists no entries%s" % (
+                name, " (FortiOS says: %s)" % error if error else "")
+            return None, None
+        self.unlisted = None
+        return in_force(outcome.value, self.version), spellings(outcome.value)
+
+    def spell(self, entry):
+        """The texts to remove ``entry`` with: the device's own spellings, and ours (what a push wrote)."""
+        texts = list((self.listed or {}).get(entry, ()))
+        if entry not in texts:
+            texts.append(entry)
+        return texts
 
 
 # -- calls and batches ------------------------------------------------------------------------------------
-def build_calls(plan, wanted, exclusive, budget=MAX_PUSH_BYTES):
+def build_calls(plan, wanted, exclusive, budget=MAX_PUSH_BYTES, spell=None):
     """The push calls for one plan, each a list of ``(command, entry)`` items.
 
-    Non-exclusive: ``add`` then ``remove`` items in one call. Exclusive: one ``snapshot`` with
-    every wanted entry; when it must be split, calls after the first ``add`` the rest, and the
-    entries already listed go first so that the interim list drops as few of them as possible.
-    Calls are cut only where the body would exceed ``budget`` bytes.
+    Non-exclusive: ``add`` then ``remove`` items in one call (``spell(entry)``: the texts to remove an
+    entry with, default the entry). Exclusive: one ``snapshot`` with every wanted entry; when it must be
+    split, calls after the first ``add`` the rest, and the entries already listed go first so that the
+    interim list drops as few of them as possible. Calls are cut only where the body would exceed
+    ``budget`` bytes.
     """
+    spell = spell or (lambda entry: [entry])
     if exclusive:
         items = [("snapshot", e) for e in sorted_entries(wanted - plan.add) + sorted_entries(plan.add)]
         if not items:
             return [[]]  # an empty snapshot (allow_empty)
     else:
-        items = [("add", e) for e in sorted_entries(plan.add)] + [("remove", e) for e in sorted_entries(plan.remove)]
+        items = [("add", e) for e in sorted_entries(plan.add)]
+        items += [("remove", text) for e in sorted_entries(plan.remove) for text in spell(e)]
         if not items:
             return []  # never an empty call: commands() would make it an empty snapshot
     calls, call, size = [], [], CALL_OVERHEAD
@@ -184,6 +232,9 @@ def deliver(fortigates, targets, name, call):
         elif outcome.error is not None:
             target.fail(as_push_error(outcome.error))
         else:
+            target.accepted = True
+            if outcome.value is None:
+                target.unconfirmed = True  # a success without per-command results: only the read-back tells
             for result in outcome.value or ():
                 if isinstance(result, dict) and result.get("invalidEntries"):
                     target.rejected.extend(result["invalidEntries"])
@@ -199,12 +250,14 @@ def deliver(fortigates, targets, name, call):
 
 
 def push(fortigates, targets, name, wanted, exclusive):
-    """Push every target's plan: targets with the same plan share calls (one per batch)."""
+    """Push every target's plan: targets with the same commands share calls (one per batch)."""
     groups = {}
     for target in targets:
-        groups.setdefault((target.plan.add, target.plan.remove), []).append(target)
+        removals = tuple(text for e in sorted_entries(target.send.remove) for text in target.spell(e))
+        groups.setdefault((target.send.add, removals), []).append(target)
     for members in groups.values():
-        for call in build_calls(members[0].plan, wanted, exclusive):
+        first = members[0]
+        for call in build_calls(first.send, wanted, exclusive, spell=first.spell):
             alive = [t for t in members if t.error is None]
             if not alive:
                 break
@@ -218,12 +271,13 @@ def _listing(entries):
 def check_stuck(target, wanted, state, exclusive):
     """Fail ``target`` with 202100 when the read-back shows entries that were not applied."""
     after = target.after
+    listed = frozenset(target.after_listed or ())
     if state == "present":
         missing = wanted - after
-        extra = (after - wanted) if exclusive else frozenset()
+        extra = (listed - wanted) if exclusive else frozenset()
     else:
         missing = frozenset()
-        extra = wanted & after
+        extra = wanted & listed
     if not missing and not extra:
         return
     parts = []
@@ -249,7 +303,7 @@ def read_targets(fortigates, name):
     targets = []
     for outcome in fortigates.entry_list(name):
         target = PushTarget(outcome.target)
-        target.current = target.take(outcome, name)
+        target.current, target.listed = target.take(outcome, name)
         targets.append(target)
     return targets
 
@@ -263,15 +317,92 @@ def read_back(fortigates, targets, name):
             target.fail(KnocknocError(202150, cause="no answer from %s to the read-back" % target.label,
                                       details={"target": target.label}))
             continue
-        target.after = target.take(outcome, name)
+        target.after, target.after_listed = target.take(outcome, name)
+        if target.after is None and target.error is None:
+            # The FortiGate answered without its list: what the push did cannot be shown.
+            target.fail(KnocknocError(202100, cause="%s: the push was sent but cannot be confirmed: %s" % (
+                target.label, target.unlisted), details={"target": target.label}))
+
+
+def _plan(target, wanted, state, exclusive):
+    """What should change (``plan``) and what is sent (``send``) on a target whose list was read."""
+    if target.current is None:
+        # No list to diff against (C2: entries left out): push everything wanted, confirm by the read-back.
+        target.plan = Plan(add=wanted) if state == "present" else Plan(remove=wanted)
+        target.send = target.plan
+        return
+    if state == "absent":
+        target.plan = plan_members(frozenset(target.listed), wanted, "absent")
+        # A revoke removes every wanted entry even when it is not listed: a pushed entry may be in
+        # force without being listed (feed-mode resources), and removing an absent entry is harmless.
+        target.send = Plan(remove=wanted)
+    elif exclusive:
+        # Every listed entry that is not wanted goes, truncated ones too: they come into force as soon
+        # as the list has room again.
+        target.plan = Plan(add=wanted - target.current, remove=frozenset(target.listed) - wanted)
+        target.send = target.plan
+    else:
+        target.plan = plan_members(target.current, wanted, state, exclusive)
+        target.send = target.plan
+
+
+def _settle(target, wanted, state, exclusive, check_mode):
+    """What the device showed (or, in check mode, what would change): ``added``, ``removed``,
+    ``final`` and, for a revoke, ``proved``. Never more than the device showed, nor less."""
+    if target.plan is None:  # the read failed (or old firmware): nothing was pushed, nothing is shown
+        target.final = target.current
+        if target.revoke:
+            target.proved = False
+        return
+    if check_mode:
+        target.added, target.removed = target.plan.add, target.plan.remove
+        target.final = target.plan.after(target.current or ())
+        shown = target.current is not None
+    elif not target.pushed:
+        target.final = target.current
+        shown = target.current is not None
+    elif target.after is not None:
+        before = frozenset(target.current or ()) if target.current is not None else frozenset()
+        target.added = (target.plan.add & target.after) - before
+        listed_before = frozenset(target.listed or ())
+        listed_after = frozenset(target.after_listed or ())
+        target.removed = (target.plan.remove & listed_before) - listed_after if state == "absent" \
+            else target.plan.remove - target.after
+        target.final = target.after
+        shown = True
+    else:
+        # The push was answered but the read-back failed: the device's push reply is all it showed.
+        if target.accepted and not target.unconfirmed:
+            rejected = frozenset(device_entry(str(e)) for e in target.rejected)
+            target.added = target.plan.add - rejected
+            target.removed = (target.plan.remove - rejected) if target.current is not None else frozenset()
+        target.final = None
+        shown = False
+    if not target.revoke:
+        return
+    if state == "absent":
+        listed = target.listed if (check_mode or not target.pushed) else target.after_listed
+        remaining = wanted & frozenset(listed or ()) if not check_mode else frozenset()
+    else:
+        listed = target.listed if not target.pushed else target.after_listed
+        remaining = (frozenset(listed or ()) - wanted) if not check_mode else frozenset()
+    target.proved = bool((shown or (state == "absent" and not wanted)) and target.error is None and not remaining)
+    if not target.proved and target.error is None and not check_mode:
+        target.fail(KnocknocError(202100, cause="%s: the revoke cannot be shown on the device (%s)" % (
+            target.label, target.unlisted or "still listed: %s" % _listing(remaining)),
+            details={"target": target.label}))
 
 
 def sync_entries(fortigates, name, wanted, state="present", exclusive=False, check_mode=False):
     """Make external resource ``name`` list ``wanted`` (canonical entries) on every target as
     ``state``/``exclusive`` say (see ``_state.plan_members``); return the :class:`PushTarget` list.
+
+    A revoke (``state=absent`` or ``exclusive``) is proved per target by a read of the list showing
+    none of the revoked entries (``proved``); a target where that cannot be shown has an ``error``.
     Check mode reads only."""
     targets = read_targets(fortigates, name)
     for target in targets:
+        target.revoke = state == "absent" or bool(exclusive)
         if target.error is not None:
             continue
         if target.version and not version_at_least(target.version, PUSH_API_SINCE):
@@ -279,8 +410,9 @@ def sync_entries(fortigates, name, wanted, state="present", exclusive=False, che
                                       " (added in %s)" % (target.label, target.version, PUSH_API_SINCE),
                                       details={"target": target.label, "version": target.version}))
             continue
-        target.plan = plan_members(target.current, wanted, state, exclusive)
-    planned = [t for t in targets if t.error is None and t.plan.changed]
+        _plan(target, wanted, state, exclusive)
+    planned = [t for t in targets if t.error is None
+               and (t.send.changed or (exclusive and t.current is None))]
     if planned and not check_mode:
         push(fortigates, planned, name, wanted, exclusive)
         pushed = [t for t in planned if t.pushed]
@@ -288,51 +420,73 @@ def sync_entries(fortigates, name, wanted, state="present", exclusive=False, che
         for target in pushed:
             if target.after is not None and target.error is None:
                 check_stuck(target, wanted, state, exclusive)
+    for target in targets:
+        _settle(target, wanted, state, exclusive, check_mode)
     return targets
+
+
+def polled_resources(fortigates, targets, name):
+    """For failed revokes tolerated on polled feeds: read the resource from CMDB (one request) and set
+    ``poll_minutes`` on each target whose resource polls a feed (update-method feed, enabled, with a
+    URL). A push-mode resource is never polled, so nothing would ever repair a failed revoke there."""
+    if not targets:
+        return
+    labels = [t.label for t in targets]
+    outcomes = dict((o.target, o) for o in fortigates.only(labels).get_entry("system/external-resource", name))
+    for target in targets:
+        outcome = outcomes.get(target.label)
+        value = outcome.value if outcome is not None and outcome.ok else None
+        if not isinstance(value, dict):
+            continue
+        method = value.get("update-method", "feed")  # B4: no such field before 7.2.1 = feed
+        rate = value.get("refresh-rate")
+        if method == "feed" and value.get("status", "enable") == "enable" and value.get("resource") \
+                and isinstance(rate, int) and rate > 0:
+            target.poll_minutes = rate
 
 
 def summary(targets, check_mode, diff=False):
     """The module result for the targets of :func:`sync_entries`: ``changed``, ``added``,
-    ``removed``, ``results`` (one per target, by label), ``failed_targets`` and, with ``diff``,
-    ``diff`` (each target's canonical list before and after)."""
+    ``removed``, ``results`` (one per target, by label), ``failed_targets``, for a revoke
+    ``revoked`` (every target proved it) and, with ``diff``, ``diff`` (each target's canonical list
+    before and after)."""
     results, failed, added, removed = [], [], set(), set()
     before, after = {}, {}
+    revoke = any(t.revoke for t in targets)
     for target in sorted(targets, key=lambda t: t.label):
-        if target.plan is not None and check_mode:
-            target_added, target_removed = target.plan.add, target.plan.remove
-            final = target.plan.after(target.current)
-        elif target.after is not None and target.plan is not None:
-            target_added = target.plan.add & target.after
-            target_removed = target.plan.remove - target.after
-            final = target.after
-        else:
-            target_added, target_removed = frozenset(), frozenset()
-            final = target.current
-        added |= target_added
-        removed |= target_removed
-        if target.current is not None:
+        added |= target.added
+        removed |= target.removed
+        if target.current is not None and target.final is not None:
             before[target.label] = sorted_entries(target.current)
-            after[target.label] = sorted_entries(final)
+            after[target.label] = sorted_entries(target.final)
+        # A push the device accepted is a change even when the read-back could not show it.
+        changed = bool(target.added or target.removed) or bool(
+            target.accepted and target.after is None and target.plan is not None and target.plan.changed)
         results.append({
             "target": target.label,
             "serial": target.serial,
-            "changed": bool(target_added or target_removed),
-            "added": sorted_entries(target_added),
-            "removed": sorted_entries(target_removed),
+            "changed": changed,
+            "added": sorted_entries(target.added),
+            "removed": sorted_entries(target.removed),
             "entries_before": len(target.current) if target.current is not None else None,
-            "entries_after": len(final) if final is not None else None,
+            "entries_after": len(target.final) if target.final is not None else None,
+            "verified": bool(target.after is not None or (not target.pushed and target.current is not None)),
+            "revoked": target.proved if target.revoke else None,
+            "poll_interval": target.poll_minutes,
             "error_code": target.error.code if target.error is not None else None,
             "error": str(target.error) if target.error is not None else None,
         })
         if target.error is not None:
             failed.append(target.label)
     outcome = {
-        "changed": bool(added or removed),
+        "changed": any(r["changed"] for r in results),
         "added": sorted_entries(added),
         "removed": sorted_entries(removed),
         "results": results,
         "failed_targets": failed,
     }
+    if revoke:
+        outcome["revoked"] = bool(targets) and all(t.proved for t in targets)
     if diff:
         outcome["diff"] = {"before": before, "after": after}
     return outcome

@@ -17,11 +17,18 @@ description:
   - Works on one FortiGate directly, or through FortiManager (O(use_fortimanager=true)), which proxies the calls
     (C(exec /sys/proxy/json)) to the FortiGates named by O(targets).
   - The current list is read first (C(entry-list)) and only what differs is pushed; the list is read back afterwards and
-    any entry that did not stick (the list is full, the FortiGate rejected it) is reported.
-  - A failed push does not fail the task unless O(fail_on_push_error=true), because FortiGates also poll the Knocknoc
-    allowlist and reconcile on their next poll. Each failure is a warning with the Knocknoc agent error code (for example
-    C(202102) when the external resource does not exist on a FortiGate) and is listed in RV(results) and
-    RV(failed_targets). Invalid input always fails, before any request.
+    any entry that did not stick (the list is full, the FortiGate rejected it) is reported. When a FortiGate answers
+    without its list (it leaves C(entries) out when it cannot read the feed), everything wanted is pushed and the
+    read-back decides.
+  - A revoke (O(state=absent), and O(exclusive=true), which removes entries) fails closed. It always pushes C(remove) for
+    every entry in O(entries) (with the FortiGate's own spelling of a listed entry, and the canonical one), then reads
+    the list back; the revoke is proved on a target only when that read shows none of the entries (RV(revoked)). If the
+    push, the read-back or the proof fails on any target, the task fails with the Knocknoc agent error code and says that
+    access may still be open, unless O(revoke_failure=warn_if_polled) and the resource polls a feed (see there).
+  - A failed grant (O(state=present) without O(exclusive)) does not fail the task unless O(fail_on_push_error=true),
+    because FortiGates also poll the Knocknoc allowlist and pick the grant up on their next poll. Each failure is a
+    warning with the Knocknoc agent error code (for example C(202102) when the external resource does not exist on a
+    FortiGate) and is listed in RV(results) and RV(failed_targets). Invalid input always fails, before any request.
   - The external resource itself (type C(address), update method C(push), or C(feed) polling a Knocknoc allowlist) and the
     firewall policy that uses it are not managed here; see M(knocknoc.fortinet.fortinet_external_resource).
 options:
@@ -71,12 +78,27 @@ options:
     elements: str
   fail_on_push_error:
     description:
-      - Fail the task when the push fails on any target (including when the external resource does not exist there, or
-        the FortiGate runs FortiOS older than 7.2.1).
-      - By default such failures are warnings, as in the Knocknoc agent, because FortiGates reconcile with the allowlist on
-        their next poll.
+      - Grants only (O(state=present) without O(exclusive)). Fail the task when the push fails on any target (including
+        when the external resource does not exist there, or the FortiGate runs FortiOS older than 7.2.1).
+      - By default such failures are warnings, as in the Knocknoc agent (error 202100 is not fatal), because FortiGates
+        pick the grant up on their next poll of the allowlist.
+      - Revokes never follow this option; see O(revoke_failure).
     type: bool
     default: false
+  revoke_failure:
+    description:
+      - What a revoke (O(state=absent) or O(exclusive=true)) does on a target where the push, the read-back, or the proof
+        that the entries are gone fails.
+      - V(fail) (the default) fails the task with the agent error code and a message that access may still be open.
+      - V(warn_if_polled) reads the external resource from the FortiGate's configuration (one more request, only after a
+        failure) and only warns for targets where it polls a feed (update method C(feed), enabled, with a URL), because
+        the next poll replaces the list with the Knocknoc allowlist. Such a target reports RV(results[].revoked=false)
+        and RV(results[].poll_interval). The task still fails for every other target, in particular for a resource
+        with update method C(push), which nothing ever polls. The address stays admitted until the next poll (up to
+        the resource's refresh rate), and only if Knocknoc no longer lists it.
+    type: str
+    choices: [fail, warn_if_polled]
+    default: fail
   max_prefix_v4:
     description:
       - The broadest IPv4 network allowed in O(entries), as a prefix length. The default allows single hosts only.
@@ -235,6 +257,26 @@ results:
       description: Number of entries in force after the push (predicted in check mode), or V(null) when unknown.
       type: int
       sample: 4
+    verified:
+      description:
+        - Whether the FortiGate's list was read after the push (or, without a push, before it), so that RV(results[].added)
+          and RV(results[].removed) are what the device listed. When V(false), they are what the FortiGate's push reply
+          accepted, and nothing when the reply did not say.
+      type: bool
+      sample: true
+    revoked:
+      description:
+        - For a revoke (O(state=absent) or O(exclusive=true)), V(true) when a read of the list showed none of the revoked
+          entries (in check mode, when the read succeeded); V(false) when that could not be shown, so access may still be
+          open. V(null) for a grant.
+      type: bool
+      sample: true
+    poll_interval:
+      description:
+        - With O(revoke_failure=warn_if_polled), for a failed revoke on a resource that polls a feed, its refresh rate in
+          minutes (the longest time until the next poll replaces the list). V(null) otherwise.
+      type: int
+      sample: 5
     error_code:
       description:
         - Knocknoc agent error code of the failure on this target, V(null) when it succeeded.
@@ -247,6 +289,12 @@ results:
       description: The failure on this target, V(null) when it succeeded. Never contains a secret.
       type: str
       sample: "(agent error #202102) External feed name not found on target FortiGates: ..."
+revoked:
+  description:
+    - For a revoke (O(state=absent) or O(exclusive=true)), V(true) only when every target proved it (RV(results[].revoked)).
+  returned: when O(state=absent) or O(exclusive=true)
+  type: bool
+  sample: true
 failed_targets:
   description: The RV(results[].target) of every target where the push failed.
   returned: always
@@ -254,7 +302,7 @@ failed_targets:
   elements: str
   sample: ["fgt3"]
 error_code:
-  description: Knocknoc agent error code of the failure (the first failed target's with O(fail_on_push_error=true)).
+  description: Knocknoc agent error code of the failure (the first failed target's).
   returned: failure
   type: int
   sample: 202102
@@ -277,15 +325,18 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import K
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigates import fortigates_from_params, is_target
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._push import (
+    OPEN,
     failed_targets,
+    polled_resources,
     summary,
     sync_entries,
     validate_name,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import canonical_entry
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 PUSH_HINT = (
-    "The push is non-fatal: the FortiGates pick the change up on their next poll of the Knocknoc allowlist."
+    "The push is non-fatal: the FortiGates pick the grant up on their next poll of the Knocknoc allowlist."
     " Check that an external resource named exactly %r (names are case-sensitive) exists on the target, and the"
     " API user's permissions: a FortiGate REST API admin needs System > Configuration read/write; a FortiManager"
     " API admin needs DeviceManager > Manage Device Configurations read-write (or Super_User).")
@@ -336,6 +387,7 @@ def main():
             allow_empty=dict(type="bool", default=False),
             targets=dict(type="list", elements="str"),
             fail_on_push_error=dict(type="bool", default=False),
+            revoke_failure=dict(type="str", choices=["fail", "warn_if_polled"], default="fail"),
             max_prefix_v4=dict(type="int", default=32),
             max_prefix_v6=dict(type="int", default=128),
         ),
@@ -343,25 +395,40 @@ def main():
     )
     check_requirements(module)
     hide_url_credentials(module)
+    check_module(module, "fortigate_dynamic_entry")
     p = module.params
     wanted = validate(module)
+    revoke = p["state"] == "absent" or p["exclusive"]
     try:
         with fortigates_from_params(p, targets=p["targets"]) as fortigates:
             targets = sync_entries(fortigates, p["name"], wanted, p["state"], p["exclusive"], module.check_mode)
+            if revoke and p["revoke_failure"] == "warn_if_polled":
+                polled_resources(fortigates, failed_targets(targets), p["name"])
     except KnocknocError as err:
         module.fail_json(**err.fail_kwargs())
     result = summary(targets, module.check_mode, diff=module._diff)
     failed = failed_targets(targets)
-    if failed and p["fail_on_push_error"]:
-        kwargs = failed[0].error.fail_kwargs()
+    fatal = [t for t in failed if t.poll_minutes is None] if revoke else failed
+    if fatal and (revoke or p["fail_on_push_error"]):
+        kwargs = fatal[0].error.fail_kwargs()
+        if revoke:
+            kwargs["msg"] += " - the revoke could not be shown on %s, %s there: %s" % (
+                ", ".join(t.label for t in fatal), OPEN, ", ".join(sorted(wanted)) or "the entries not wanted")
         if len(failed) > 1:
             kwargs["msg"] += " (%d more target(s) failed, see results)" % (len(failed) - 1)
         kwargs.update(result)
         module.fail_json(**kwargs)
     for target in failed:
-        module.warn("%s for %s%s: %s %s" % (
-            FAILURE_LOG[bool(p["use_fortimanager"])], target.label,
-            " (serial %s)" % target.serial if target.serial else "", target.error, PUSH_HINT % p["name"]))
+        if revoke:
+            module.warn("%s for %s%s: %s Not revoked there: %s until the FortiGate's next poll of the feed (every %d"
+                        " minute(s)) replaces the list, and only if Knocknoc no longer lists the address." % (
+                            FAILURE_LOG[bool(p["use_fortimanager"])], target.label,
+                            " (serial %s)" % target.serial if target.serial else "", target.error, OPEN,
+                            target.poll_minutes))
+        else:
+            module.warn("%s for %s%s: %s %s" % (
+                FAILURE_LOG[bool(p["use_fortimanager"])], target.label,
+                " (serial %s)" % target.serial if target.serial else "", target.error, PUSH_HINT % p["name"]))
     module.exit_json(**result)
 
 
