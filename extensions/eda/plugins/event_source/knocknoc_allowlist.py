@@ -42,7 +42,7 @@ description:
     O(empty_confirm_seconds), unless O(allow_empty) is set or it removes fewer than O(empty_hold_min) addresses (the
     last user signing out is not a mass removal). A reply that is not an allowlist (such as a login page) is a
     failed read, not an empty list.
-  - No event carries a secret. Each event is C({"knocknoc": {...}}) with C(type) (C(snapshot), C(added), C(removed),
+  - No event carries a secret. Each event has one key, C(knocknoc), a dict with C(type) (C(snapshot), C(added), C(removed),
     C(error), C(recovered)), C(allowlist) (the name), C(source) (C(allowlist) or C(grants)), C(addresses), C(count) and
     C(time); C(grants) (C(username), C(ip)) for the grants source; C(reason) for a snapshot; C(message), C(kind),
     C(failures) and C(retry_in) for an error.

@@ -424,3 +424,16 @@ def test_a_snapshot_on_request_and_on_schedule(labview, tmp_path):
             await source.close()
 
     run(scenario())
+
+
+def test_the_documentation_is_yaml_and_lists_exactly_the_options_the_code_reads():
+    import re
+    import yaml
+    doc = yaml.safe_load(plugin.DOCUMENTATION)
+    assert yaml.safe_load(plugin.EXAMPLES)[0]["sources"][0]["knocknoc.fortinet.knocknoc_allowlist"]
+    code = PLUGIN_PATH.read_text().split("\nLOG = ", 1)[1]
+    read = set(re.findall(r'args\.get\("(\w+)"', code)) | set(re.findall(r'_option\(args, environ, "(\w+)"', code))
+    assert set(doc["options"]) == read
+    for name, option in doc["options"].items():
+        assert option.get("type") and option.get("description"), name
+        assert option["type"] != "list" or option.get("elements"), name
