@@ -74,7 +74,7 @@ def bench_source(lab, count):
     log("source: %d sign-ins and sign-outs, the plugin in-process (interval %.2f s)" % (count, INTERVAL))
     eda = EdaLab(lab, "passive_plus_fortigate")
     args = {"allowlists": [{"name": "edge", "url": eda.knoc["allowlist"]["url"], "api_key": eda.knoc["allowlist"]["api_key"]}],
-            "ca_path": eda.ca_path, "interval": INTERVAL, "snapshot_interval": 0}
+            "ca_path": eda.kk.ca_path, "interval": INTERVAL, "snapshot_interval": 0}
 
     async def run():
         queue = asyncio.Queue()

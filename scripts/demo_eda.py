@@ -42,9 +42,9 @@ def main(lab_json):
 
     # What the credentials would inject: the allowlist for the source, the agent's key for the playbooks.
     env = {"KNOCKNOC_ALLOWLIST_URL": knoc["allowlist"]["url"], "KNOCKNOC_ALLOWLIST_API_KEY": knoc["allowlist"]["api_key"],
-           "KNOCKNOC_CA_PATH": state["ca_path"], "FORTIGATE_URL": fgt.url,
-           "FORTIGATE_TOKEN": fgt.info["tokens"]["kk-passiveplus"], "FORTIGATE_CA_PATH": state["ca_path"],
-           "FORTIGATE_TLS_SERVER_NAME": fgt.info["serial"]}
+           "KNOCKNOC_CA_PATH": kk.ca_path, "FORTIGATE_URL": fgt.url,
+           "FORTIGATE_TOKEN": fgt.info["tokens"]["kk-passiveplus"], "FORTIGATE_CA_PATH": fgt.ca_path,
+           "FORTIGATE_TLS_SERVER_NAME": fgt.server_name}
     variables = {"knocknoc_resource_name": RESOURCE, "knocknoc_allowlist_name": "demo-eda", "knocknoc_interval": 0.5}
     work = Path(tempfile.mkdtemp(prefix="kk-demo-eda-"))
     print("  ansible-rulebook -r knocknoc.fortinet.knocknoc_access -i localhost, --vars vars.json  (log: %s)"

@@ -48,7 +48,10 @@ class Device:
         self.url = self.info["url"]
         self.session = requests.Session()
         self.session.trust_env = False
-        self.session.mount(self.url, _ServerName(self.info.get("tls_server_name") or self.info["serial"], state["ca_path"]))
+        # Each device's own trust anchor (lab.json: Fortinet_CA_SSL, or the self-signed certificate itself).
+        self.ca_path = self.info.get("ca_path") or state["ca_path"]
+        self.server_name = self.info.get("tls_server_name") or self.info["serial"]
+        self.session.mount(self.url, _ServerName(self.server_name, self.ca_path))
         self.session.headers["Authorization"] = "Bearer " + self.info["admin_token"]
 
     def call(self, method, path, ok=(200, 201, 204), **kwargs):
@@ -160,7 +163,7 @@ class EdaLab:
 
     def env(self):
         """What a credential would inject: the Knocknoc side for the source, the device for the playbooks."""
-        env = {"KNOCKNOC_CA_PATH": self.ca_path}
+        env = {"KNOCKNOC_CA_PATH": self.kk.ca_path}
         if self.active:
             env.update(KNOCKNOC_URL=self.kk.url, KNOCKNOC_TOKEN=self.kk.info["admin_token"])
         else:
@@ -169,11 +172,11 @@ class EdaLab:
         if self.via_fmg:
             token = "kk-passiveplus" if not self.active else "lab-api"  # Active on FortiManager needs Super_User
             env.update(FORTIMANAGER_URL=self.fmg.url, FORTIMANAGER_TOKEN=self.fmg.info["tokens"][token],
-                       FORTIMANAGER_CA_PATH=self.ca_path, FORTIMANAGER_TLS_SERVER_NAME=self.fmg.info["serial"])
+                       FORTIMANAGER_CA_PATH=self.fmg.ca_path, FORTIMANAGER_TLS_SERVER_NAME=self.fmg.server_name)
         else:
             token = "kk-active" if self.active else "kk-passiveplus"
             env.update(FORTIGATE_URL=self.fgt.url, FORTIGATE_TOKEN=self.fgt.info["tokens"][token],
-                       FORTIGATE_CA_PATH=self.ca_path, FORTIGATE_TLS_SERVER_NAME=self.fgt.info["serial"])
+                       FORTIGATE_CA_PATH=self.fgt.ca_path, FORTIGATE_TLS_SERVER_NAME=self.fgt.server_name)
         return env
 
     def variables(self, **extra):

@@ -59,7 +59,7 @@ class Knocknoc:
 
 def allowlist_args(labview, knoc, **extra):
     args = {"allowlists": [{"name": "edge", "url": knoc["allowlist"]["url"], "api_key": knoc["allowlist"]["api_key"]}],
-            "ca_path": labview.state["ca_path"]}
+            "ca_path": labview.info("knocknoc").get("ca_path") or labview.state["ca_path"]}
     args.update(FAST)
     args.update(extra)
     return args
@@ -380,7 +380,7 @@ def test_grants_carry_user_names_and_a_shared_address_stays_until_its_last_holde
     kk = Knocknoc(labview)
     knoc = kk.knoc("ops", mode="active")
     info = labview.info("knocknoc")
-    args = dict(FAST, knocs=["ops"], url=info["url"], token=info["admin_token"], ca_path=labview.state["ca_path"])
+    args = dict(FAST, knocs=["ops"], url=info["url"], token=info["admin_token"], ca_path=info.get("ca_path") or labview.state["ca_path"])
 
     async def scenario():
         source = Source(args)
