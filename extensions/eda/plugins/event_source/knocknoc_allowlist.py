@@ -371,7 +371,10 @@ class Config:
         self.empty_hold_min = int(_number(args.get("empty_hold_min", 2), "empty_hold_min", 1))
 
     def secrets(self):
-        return [t.secret for t in self.targets if t.secret]
+        """What no message may show: keys, tokens, and the allowlist URLs' paths (they hold the allowlist token)."""
+        values = [t.secret for t in self.targets if t.secret]
+        values += [urllib.parse.urlsplit(t.url).path for t in self.targets if t.source == "allowlist"]
+        return sorted((v for v in values if v and v != "/"), key=len, reverse=True)
 
 
 # -- reading -----------------------------------------------------------------------------------------------

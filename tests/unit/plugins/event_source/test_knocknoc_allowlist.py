@@ -437,3 +437,11 @@ def test_the_documentation_is_yaml_and_lists_exactly_the_options_the_code_reads(
     for name, option in doc["options"].items():
         assert option.get("type") and option.get("description"), name
         assert option["type"] != "list" or option.get("elements"), name
+
+
+def test_messages_are_scrubbed_of_keys_and_allowlist_paths():
+    config = plugin.Config({"allowlist_url": "https://kk.example.com/api/v1/allowlists/acl/t0k3n.txt",
+                            "allowlist_api_key": "s3cret"}, {})
+    reader = plugin.Reader(config, None)
+    text = reader._scrub("GET https://kk.example.com/api/v1/allowlists/acl/t0k3n.txt failed with s3cret")
+    assert "t0k3n" not in text and "s3cret" not in text and "kk.example.com" in text
