@@ -23,7 +23,7 @@ description:
     address group in Active on a FortiGate), C(firewall/policy-lookup) must then show the test IP admitted by an accepting
     policy that uses the feed or group, and the test grant is revoked again. An IP that was already granted is left in place.
   - The module never fails because a check failed; it reports. It fails only for invalid options. Checks that need an input
-    that was not given are listed in RV(skipped).
+    that was not given are listed in RV(skipped_checks).
 options:
   mode:
     description:
@@ -260,8 +260,10 @@ warnings_checks:
   type: list
   elements: str
   sample: [api_user_least_privilege]
-skipped:
-  description: Checklist items that were not evaluated, and why.
+skipped_checks:
+  description:
+    - Checklist items that were not evaluated, and why.
+    - Earlier versions called it C(skipped), a name Ansible reserves: it marked the task as skipped.
   returned: always
   type: list
   elements: dict

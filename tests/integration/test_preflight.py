@@ -87,7 +87,7 @@ def assert_no_secret(labview, result):
     assert labview.info("knocknoc")["admin_token"] not in text
 
 
-RETURN_KEYS = {"checks", "passed", "failed_checks", "warnings_checks", "skipped", "table", "summary", "changed"}
+RETURN_KEYS = {"checks", "passed", "failed_checks", "warnings_checks", "skipped_checks", "table", "summary", "changed"}
 
 
 # -- FortiGate, Passive+ ------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_check_mode_writes_nothing_and_skips_the_test_grant(labview, run_module)
         agent_token=labview.info("fgt1")["tokens"]["kk-passiveplus"], test_ip=TEST_IP), check=True)
     assert labview.writes("fgt1") == before
     assert "test_grant" not in by_id(result)
-    assert any("check mode" in s["reason"] for s in result["skipped"])
+    assert any("check mode" in s["reason"] for s in result["skipped_checks"])
     assert result["passed"] is True, result["table"]
 
 

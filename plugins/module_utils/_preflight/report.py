@@ -45,7 +45,8 @@ class Report(object):
 
     def result(self):
         """The module's return values (``checks``, ``passed``, ``failed_checks``, ``warnings_checks``,
-        ``skipped``, ``table``, ``summary``)."""
+        ``skipped_checks``, ``table``, ``summary``). Not ``skipped``: Ansible reads that key as
+        "the task was skipped"."""
         errors = [c["id"] for c in self.checks if not c["passed"] and c["severity"] == "error"]
         warnings = [c["id"] for c in self.checks if not c["passed"] and c["severity"] != "error"]
         table = []
@@ -59,7 +60,7 @@ class Report(object):
         passed = len(self.checks) - len(errors) - len(warnings)
         summary = "%d passed, %d failed, %d warnings" % (passed, len(errors), len(warnings))
         return dict(checks=self.checks, passed=not errors, failed_checks=errors, warnings_checks=warnings,
-                    skipped=self.skipped, table=table, summary=summary)
+                    skipped_checks=self.skipped, table=table, summary=summary)
 
 
 def names_of(value):

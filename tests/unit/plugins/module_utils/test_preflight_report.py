@@ -52,7 +52,7 @@ def test_result_counts_errors_and_warnings_and_renders_the_table():
     assert result["failed_checks"] == ["policy_enabled"]
     assert result["warnings_checks"] == ["least"]
     assert result["summary"] == "1 passed, 1 failed, 1 warnings"
-    assert result["skipped"] == [{"item": "Test grant", "reason": "no test_ip given"}]
+    assert result["skipped_checks"] == [{"item": "Test grant", "reason": "no test_ip given"}]
     assert result["table"] == [
         "PASS  Reach: FortiOS 7.4.4",
         "FAIL  Policy is enabled: policy 1 is disabled",

@@ -71,7 +71,7 @@ def test_fortigate_passive_plus_order_and_the_test_grant():
         "reach", "feed_name", "feed_type", "feed_credentials", "policy", "policy_enabled", "agent_access", "test_grant"]
     assert result["checks"][0]["detail"] == "FortiOS 7.4.4, serial FGVM01TM24000001"
     assert "fgt1: %s admitted by policy 1" % IP in result["checks"][-1]["detail"]
-    assert [s["item"] for s in result["skipped"]][:1] == ["The Knoc has the correct settings"]
+    assert [s["item"] for s in result["skipped_checks"]][:1] == ["The Knoc has the correct settings"]
     assert result["passed"] is True
 
 
@@ -79,7 +79,7 @@ def test_check_mode_makes_no_test_grant():
     fgt = fortigate()
     result = run(params(test_ip=IP), fgt, check_mode=True)
     assert "test_grant" not in [c["id"] for c in result["checks"]]
-    assert {"item": "Test grant is admitted by policy-lookup", "reason": "check mode: no test grant is made"} in result["skipped"]
+    assert {"item": "Test grant is admitted by policy-lookup", "reason": "check mode: no test grant is made"} in result["skipped_checks"]
     assert not [c for c in fgt.calls if c[0] == "dynamic_push"]
 
 
@@ -87,7 +87,7 @@ def test_passive_reads_no_api_user_and_makes_no_test_grant():
     result = run(params(mode="passive", test_ip=IP), fortigate())
     ids = [c["id"] for c in result["checks"]]
     assert "agent_access" not in ids and "test_grant" not in ids
-    reasons = [s["reason"] for s in result["skipped"]]
+    reasons = [s["reason"] for s in result["skipped_checks"]]
     assert "Passive mode needs no device API access" in reasons
     assert "Passive mode: nothing to push (the FortiGates poll the allowlist)" in reasons
 
@@ -101,7 +101,7 @@ def test_fortigate_active_order():
 
 def test_no_policy_means_no_test_grant():
     result = run(params(test_ip=IP), fortigate(**{"firewall/policy": []}))
-    assert {"item": "Test grant is admitted by policy-lookup", "reason": "no policy uses the feed"} in result["skipped"]
+    assert {"item": "Test grant is admitted by policy-lookup", "reason": "no policy uses the feed"} in result["skipped_checks"]
 
 
 def test_an_unreachable_fortigate_gives_one_failed_item():
@@ -128,7 +128,7 @@ def test_fortimanager_active_checks_admins_and_makes_no_grant():
     assert [c["id"] for c in result["checks"]] == ["reach", "api_user_restricted", "usernames"]
     assert result["checks"][0]["detail"] == "v7.4.5, serial FMG-VM0000000001"
     assert {"item": "Test grant", "reason": "FortiManager trusted-hosts mode: use the access role with a test user"} \
-        in result["skipped"]
+        in result["skipped_checks"]
 
 
 def test_fortimanager_passive_plus_stops_when_no_target_resolves():
