@@ -234,12 +234,10 @@ diff:
       sample: {"members": [kk_198.51.100.7], "holders": {"198.51.100.7": [alice]}}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._address_grant import AddressGrant, validate
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient, fortigate_argspec
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
@@ -255,10 +253,8 @@ def main():
         max_prefix_v4=dict(type="int", default=32),
         max_prefix_v6=dict(type="int", default=128),
     )
-    module = AnsibleModule(argument_spec, supports_check_mode=True,
+    module = KnocknocModule(argument_spec, supports_check_mode=True,
                            required_one_of=[("address_group", "address_group6")])
-    check_requirements(module)
-    hide_url_credentials(module)
     check_module(module, "fortigate_address_grant")
     items = []
     try:

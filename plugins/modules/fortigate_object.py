@@ -216,14 +216,12 @@ diff:
   sample: {"before": {"name": "kk_users", "comment": ""}, "after": {"name": "kk_users", "comment": "Knocknoc"}}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import (
     FortiGateClient,
     fortigate_argspec,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import find_fortigate_entry, fortigate_table
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import CREATE, DELETE, NONE, plan_object
 
@@ -352,9 +350,7 @@ def main():
         generate_key=dict(type="str", choices=["never", "on_create", "always"], default="never", no_log=False),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    check_requirements(module)
-    hide_url_credentials(module)
+    module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
     path, policy = validate(module)
     try:
         result = run(module, path, policy)

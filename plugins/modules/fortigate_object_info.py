@@ -86,14 +86,12 @@ object:
            "username": "apikey", "password": "<hidden>", "refresh-rate": 5, "status": "enable"}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import (
     FortiGateClient,
     fortigate_argspec,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import find_fortigate_entry, fortigate_table
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import hide_secrets
 
@@ -104,9 +102,7 @@ def main():
         name=dict(type="str"),
         policyid=dict(type="int"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    check_requirements(module)
-    hide_url_credentials(module)
+    module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
     try:
         path, policy = fortigate_table(p["path"], p["name"], p["policyid"])

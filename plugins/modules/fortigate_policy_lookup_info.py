@@ -112,12 +112,11 @@ lookup:
 
 import ipaddress
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import fortigate_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 
 
 def _address(module, option):
@@ -128,7 +127,7 @@ def _address(module, option):
 
 
 def main():
-    module = AnsibleModule(
+    module = KnocknocModule(
         argument_spec=fortigate_argspec(
             source=dict(type="str", required=True),
             destination=dict(type="str", required=True),
@@ -139,8 +138,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    check_requirements(module)
-    hide_url_credentials(module)
     source = _address(module, "source")
     destination = _address(module, "destination")
     if ipaddress.ip_address(source).version != ipaddress.ip_address(destination).version:

@@ -223,7 +223,6 @@ diff:
 import ipaddress
 import re
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import FORTIMANAGER, resolve_option
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
@@ -231,7 +230,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
     FortiManagerClient,
     fortimanager_argspec,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import (
     find_fortimanager_object,
     fortimanager_table,
@@ -379,9 +378,7 @@ def main():
             force=dict(type="bool", default=False),
         )),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    check_requirements(module)
-    hide_url_credentials(module)
+    module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
     path, key, policy = validate(module)
     try:
         result = run(module, path, key, policy)

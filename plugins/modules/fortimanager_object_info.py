@@ -91,15 +91,13 @@ object:
   sample: {"name": "knocknoc_allow", "type": "address", "update-method": "feed", "password": "<hidden>"}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import FORTIMANAGER, resolve_option
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import (
     FortiManagerClient,
     fortimanager_argspec,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import (
     find_fortimanager_object,
     fortimanager_table,
@@ -114,9 +112,7 @@ def main():
         policyid=dict(type="int"),
         key_field=dict(type="str", no_log=False),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    check_requirements(module)
-    hide_url_credentials(module)
+    module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
     try:
         path, _key, policy = fortimanager_table(p["path"], resolve_option(p, "adom", FORTIMANAGER), p["name"],

@@ -185,14 +185,12 @@ diff:
     after: {"trusthost10": ["198.51.100.7", "255.255.255.255"]}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import (
     FortiManagerClient,
     fortimanager_argspec,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._trusted_host import (
     apply,
     baseline_slots,
@@ -209,10 +207,8 @@ def main():
         allow_masked=dict(type="bool", default=False),
         baseline=dict(type="list", elements="str"),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+    module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("state", "present", ["address", "baseline"], True)])
-    check_requirements(module)
-    hide_url_credentials(module)
     params = module.params
     address = baseline = None
     try:

@@ -25,7 +25,9 @@ def test_fortigate_object_info(labview, run_module):
     fgt.post("/api/v2/cmdb/system/external-resource", params={"vdom": "root"}, json=FEED).raise_for_status()
     found = run_module("fortigate_object_info", args)
     assert found["exists"] and found["mkey"] == "kk_feed" and not found["changed"]
-    assert found["object"]["resource"] == FEED["resource"] and found["object"]["password"] == "<hidden>"
+    # An allowlist URL's path token is a secret: shown redacted (issue 10).
+    assert found["object"]["resource"] == "https://127.0.0.1:9/api/v1/allowlists/a/<redacted>.txt"
+    assert found["object"]["password"] == "<hidden>"
     assert "q_origin_key" not in found["object"] and FEED["password"] not in json.dumps(found)
 
     fgt.post("/api/v2/cmdb/firewall/policy", params={"vdom": "root"},
@@ -62,6 +64,7 @@ def test_fortimanager_object_info(labview, run_module):
     found = run_module("fortimanager_object_info", args)
     assert found["exists"] and found["mkey"] == "kk_feed" and found["object"]["refresh-rate"] == 1
     assert found["object"].get("password") in (None, "", "<hidden>") and FEED["password"] not in json.dumps(found)
+    assert found["object"]["resource"] == "https://127.0.0.1:9/api/v1/allowlists/a/<redacted>.txt"
 
     admin = run_module("fortimanager_object_info", dict(conn, path="/cli/global/system/admin/user", name="bob"))
     assert admin["exists"] and admin["mkey"] == "bob" and "trusthost1" in admin["object"]
