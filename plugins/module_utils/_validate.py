@@ -215,6 +215,8 @@ def host(option, value):
     if _HOST.match(value):
         return value
     try:
+        if "%" in value:  # an IPv6 zone names an interface of this host
+            raise ValueError(value)
         ipaddress.ip_address(value.strip("[]"))
     except ValueError:
         raise ValueError("%s must be a host name (letters, digits, '-' and '.') or an IP address, got %s"
@@ -294,18 +296,19 @@ class Rule(object):
     """``check(option, value)`` applied to an option (each item for a list); ``when(params)`` limits
     it to some states; ``required`` refuses None and empty values where the rule applies."""
 
-    def __init__(self, check, items=False, when=None, required=False, allow_empty_list=True):
+    def __init__(self, check, items=False, when=None, required=False, allow_empty_list=True, with_params=False):
+        self.with_params = with_params  # check(option, value, params): the rule depends on other options
         self.check = check
         self.items = items
         self.when = when
-        self.required = required
+        self.required = required  # True, or a function of the params (required in some states only)
         self.allow_empty_list = allow_empty_list
 
     def apply(self, option, value, params):
         if self.when is not None and not self.when(params):
             return
         if value is None:
-            if self.required:
+            if self.required is True or (callable(self.required) and self.required(params)):
                 raise ValueError("%s is required here" % option)
             return
         if self.items:
@@ -314,9 +317,15 @@ class Rule(object):
             if not value and not self.allow_empty_list:
                 raise ValueError("%s must not be empty" % option)
             for index, item in enumerate(value):
-                self.check("%s[%d]" % (option, index), item)
+                self._check("%s[%d]" % (option, index), item, params)
             return
-        self.check(option, value)
+        self._check(option, value, params)
+
+    def _check(self, option, value, params):
+        if self.with_params:
+            self.check(option, value, params)
+        else:
+            self.check(option, value)
 
 
 def _name(kind):
@@ -325,6 +334,12 @@ def _name(kind):
 
 def _present(params):
     return params.get("state", "present") == "present"
+
+
+def _any_address(option, value):
+    # The module checks the prefix length against its own limit; here: the characters, a real address or
+    # network, never the whole Internet (/0) nor an IPv6 zone.
+    return address(option, value, 1, 1)
 
 
 def _optional_text(option, value):
@@ -347,13 +362,68 @@ def _path_text(option, value):
     return value
 
 
+# Tables whose names are shorter than the 79 of addresses and groups (reference D; policy names: B4).
+SHORT_NAMES = ("system/api-user", "system/accprofile", "system/external-resource", "firewall/policy",
+               "system/admin/user", "system/admin/profile")
+
+
+def _object_name(option, value, params):
+    """The name of an object of any table (fortigate_object / fortimanager_object): the referenced-name
+    characters, 35 characters for the tables in :data:`SHORT_NAMES`, else 79."""
+    path = str(params.get("path") or "")
+    short = any(path.rstrip("/").endswith(table) for table in SHORT_NAMES)
+    rule = NAMES["profile"] if short else NAMES["address_group"]
+    value = _string(option, value)
+    if len(value) > rule.max_len:
+        raise ValueError("%s must be a name of at most %d characters for %s, got %d"
+                         % (option, rule.max_len, path, len(value)))
+    if not rule.pattern.match(value) or value != value.strip() or "  " in value:
+        raise ValueError("%s must be an object name: %s (got %s)" % (option, rule.allowed(), _shown(value)))
+    return value
+
+
+def _field_name(option, value):
+    value = _string(option, value)
+    if not re.match(r"\A[a-z0-9][a-z0-9_-]{0,62}\Z", value):
+        raise ValueError("%s must be a field name (lower-case letters, digits, '-' and '_'), got %s"
+                         % (option, _shown(value)))
+    return value
+
+
+_CMDB_PATH = re.compile(r"\A[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)*/[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)*\Z")
+# FortiManager JSON-RPC URLs: '/'-separated segments of name characters ('{adom}' allowed), no empty or
+# dot-only segment (no '..'), inner spaces for package and group names.
+_FMG_SEGMENT = re.compile(r"\A(?:\{adom\}|[A-Za-z0-9_][A-Za-z0-9_.:+-]*(?: [A-Za-z0-9_.:+-]+)*)\Z")
+
+
+def _cmdb_path(option, value):
+    """A FortiOS CMDB table path such as ``firewall/address`` or ``firewall.service/custom``."""
+    value = _string(option, value)
+    if len(value) > 128 or not _CMDB_PATH.match(value):
+        raise ValueError("%s must be a CMDB table path such as firewall/address (lower-case letters, digits, '-',"
+                         " '_' and '.' between words, one '/'), got %s" % (option, _shown(value)))
+    return value
+
+
+def _fmg_path(option, value):
+    """A FortiManager JSON-RPC table URL such as ``/pm/config/adom/{adom}/obj/firewall/address``."""
+    value = _string(option, value)
+    segments = value.split("/")
+    if len(value) > 512 or segments[0] != "" or len(segments) < 3 or \
+            not all(_FMG_SEGMENT.match(segment) for segment in segments[1:]):
+        raise ValueError("%s must be a JSON-RPC table URL such as /pm/config/adom/{adom}/obj/firewall/address"
+                         " ('/'-separated names, no '..' or empty segment), got %s" % (option, _shown(value)))
+    return value
+
+
 CONNECTION = {
     "url": Rule(url),
     "token": Rule(token),
     "vdom": Rule(_name("vdom")),
     "adom": Rule(_name("adom")),
     "tls_server_name": Rule(host),
-    "tls_fingerprint": Rule(_tls_fingerprint),
+    "tls_fingerprint": Rule(lambda option, value: [_tls_fingerprint("%s[%d]" % (option, i), v) for i, v in enumerate(value)]
+                            if isinstance(value, list) else _tls_fingerprint(option, value)),
     "ca_path": Rule(_path_text),
     "timeout": Rule(lambda option, value: integer(option, value, 1, 3600)),
     "retries": Rule(lambda option, value: integer(option, value, 0, 10)),
@@ -366,6 +436,7 @@ MODULES = {
     # depend on several options (the object name each address makes with the prefix).
     "fortigate_dynamic_entry": {
         "name": Rule(_name("external_resource"), required=True),
+        "entries": Rule(_any_address, items=True),
         "targets": _TARGET,
         "max_prefix_v4": Rule(lambda option, value: integer(option, value, 1, 32), required=True),
         "max_prefix_v6": Rule(lambda option, value: integer(option, value, 1, 128), required=True),
@@ -382,9 +453,16 @@ MODULES = {
     },
     "fortimanager_trusted_host": {
         "admin": Rule(_name("admin"), required=True),
-        "address": Rule(address, when=_present, required=True),
+        # state=present with baseline alone writes slots 1-9 and leaves slot 10 as it is (W2-B)
+        "address": Rule(_any_address, required=lambda params: _present(params) and params.get("baseline") is None),
         "baseline": Rule(network, items=True),
     },
+    "fortigate_object": {"name": Rule(_object_name, with_params=True), "path": Rule(_cmdb_path)},
+    "fortigate_object_info": {"name": Rule(_object_name, with_params=True), "path": Rule(_cmdb_path)},
+    "fortimanager_object": {"name": Rule(_object_name, with_params=True), "key_field": Rule(_field_name),
+                            "path": Rule(_fmg_path)},
+    "fortimanager_object_info": {"name": Rule(_object_name, with_params=True), "key_field": Rule(_field_name),
+                                 "path": Rule(_fmg_path)},
     "fortigate_policy_lookup_info": {
         "source": Rule(ip, required=True),
         "destination": Rule(ip, required=True),
@@ -412,6 +490,7 @@ MODULES = {
         "knocknoc_tls_server_name": Rule(host),
     },
     "knocknoc_allowlist_info": {
+        "url": Rule(lambda option, value: url(option, value, path=True)),  # the allowlist's own full URL
         "username": Rule(_name("user")),
         "api_key": Rule(token, required=True),
     },
@@ -442,6 +521,22 @@ MODULES = {
         "allowlist_api_key": Rule(token),
     },
 }
+
+
+def nul_option(params, where=""):
+    """The first option (``opt``, ``opt.sub``, ``opt[0]``) whose value holds a NUL character, or None.
+    Ansible logs a module's arguments to syslog before the module runs, and a NUL makes that fail with
+    a message that names no option; the module base asks this first."""
+    items = params.items() if isinstance(params, dict) else enumerate(params)
+    for key, value in items:
+        option = "%s[%d]" % (where, key) if isinstance(key, int) else ("%s.%s" % (where, key) if where else str(key))
+        if isinstance(value, str) and "\x00" in value:
+            return option
+        if isinstance(value, (dict, list, tuple)):
+            found = nul_option(value, option)
+            if found:
+                return found
+    return None
 
 
 def check_params(module_name, params):
