@@ -9,6 +9,7 @@ import json
 import ssl
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -23,7 +24,12 @@ from kklab.lab import Lab  # noqa: E402
 
 
 class _ServerNameAdapter(HTTPAdapter):
-    """Verify the device certificate against its serial (appliance certificates carry no IP)."""
+    """Verify a device as lab.json says: its own trust anchor (``ca_path``) and the name its certificate
+    carries (``tls_server_name``: the serial, as the only CN of a Fortinet_Factory/Fortinet_Local
+    certificate or as a subjectAltName, or the address of a Fortinet_GUI_Server).
+
+    The name is checked by OpenSSL itself, with the CN fallback allowed for a certificate without
+    subjectAltNames, so that these checks share nothing with the collection's own (_http.py)."""
 
     def __init__(self, server_name, ca_path):
         self._server_name = server_name
@@ -32,8 +38,8 @@ class _ServerNameAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args, **kwargs):
         context = ssl.create_default_context(cafile=self._ca_path)
-        kwargs.update(ssl_context=context, server_hostname=self._server_name,
-                      assert_hostname=self._server_name)
+        context.hostname_checks_common_name = True
+        kwargs.update(ssl_context=context, server_hostname=self._server_name)
         super().init_poolmanager(*args, **kwargs)
 
 
@@ -49,8 +55,9 @@ class DeviceView:
         self.session = requests.Session()
         # REQUESTS_CA_BUNDLE in the environment would otherwise override the lab CA.
         self.session.trust_env = False
-        self.session.mount(self.url, _ServerNameAdapter(info.get("tls_server_name") or info["serial"],
-                                                        str(lab.authority.ca_path)))
+        ca_path = info.get("ca_path") or str(lab.authority.ca_path)
+        self.session.verify = ca_path
+        self.session.mount(self.url, _ServerNameAdapter(info.get("tls_server_name") or info["serial"], ca_path))
         token = token or info.get("admin_token")
         if token:
             self.session.headers["Authorization"] = "Bearer " + token
@@ -116,19 +123,22 @@ class LabView:
     def info(self, name):
         return self.state["devices"][name]
 
-    def connection(self, name, token=None, **extra):
-        """A module's connection options for device ``name``: its URL, the token named ``token``
-        (a key of the device's ``tokens``, else taken as the token itself; default: the admin
-        token), the lab CA and the name in the device's certificate; ``extra`` is added as is."""
-        info = self.info(name)
+    def connection(self, device, token=None, **extra):
+        """A module's connection options for ``device`` (its name), as the README's TLS recipe gives them for
+        its certificate: its URL, the token named ``token`` (a key of the device's ``tokens``, else taken
+        as the token itself; default: the admin token), the device's trust anchor as ``ca_path``
+        (Fortinet_CA_SSL, or the self-signed Fortinet_Factory/Fortinet_Local itself) and, when the URL's
+        host is not in the certificate, the name that is (the serial) as ``tls_server_name``; ``extra``
+        is added as is (a key set to None is left out)."""
+        info = self.info(device)
         tokens = info.get("tokens") or {}
         args = {"url": info["url"], "token": tokens.get(token, token) if token else info["admin_token"],
-                "ca_path": self.state["ca_path"]}
+                "ca_path": info.get("ca_path") or self.state["ca_path"]}
         server_name = info.get("tls_server_name") or info.get("serial")
-        if server_name and info.get("kind") != "knocknoc":
+        if server_name and server_name != urlsplit(info["url"]).hostname:
             args["tls_server_name"] = server_name
         args.update(extra)
-        return args
+        return dict((k, v) for k, v in args.items() if v is not None)
 
     def control(self, method, path, body=None):
         reply = requests.request(method, self.control_url + path, json=body, timeout=30)

@@ -39,23 +39,38 @@ options:
     type: bool
   ca_path:
     description:
-      - PEM file (or directory) with the CA certificate(s) that signed the certificate of the FortiGate, for a private CA.
+      - PEM file (or directory) with the CA certificate(s) that signed the certificate of the FortiGate, for a private CA (or
+        the device's own certificate when it is self-signed).
+      - For FortiOS 7.2.1 and later, the device's C(Fortinet_CA_SSL) CA certificate (System > Certificates, or C(show vpn certificate
+        local Fortinet_CA_SSL)). For FortiOS before 7.2.1, the C(Fortinet_Factory) certificate itself, with O(tls_server_name) set
+        to the serial number.
       - If not set, O(fortigate.ca_path), then the E(FORTIGATE_CA_PATH) environment variable is used.
     type: path
   tls_server_name:
     description:
       - Verify the certificate against this name instead of the host in O(url), and send it as TLS SNI.
-      - Fortinet appliances carry their serial number (for example V(FGVM01TM24000001)) in their certificate, not their IP
-        address.
+      - The name is looked for in the certificate's subjectAltNames or, in a certificate without any, in its subject CN; the
+        factory certificates of FortiOS before 7.2.1 (C(Fortinet_Factory)) and of FortiManager (C(Fortinet_Local)) carry the
+        serial number (for example V(FGVM01TM24000001)) as their CN only, so set the serial here and the device's certificate
+        in O(ca_path). The certificate chain is always verified.
+      - Not needed for the C(Fortinet_GUI_Server) certificate of FortiOS 7.2.1 and later when O(url) uses one of the IP
+        addresses it names (the addresses of the HTTPS-enabled interfaces); it does not carry the serial number.
+      - Ignored with O(tls_fingerprint) (the pin is checked instead) and with O(validate_certs=false).
       - If not set, O(fortigate.tls_server_name), then the E(FORTIGATE_TLS_SERVER_NAME) environment variable is used.
     type: str
   tls_fingerprint:
     description:
-      - Pin the SHA-256 fingerprint of the certificate of the FortiGate, as V(AA:BB:...) or 64 hex digits (C(openssl x509 -noout
-        -fingerprint -sha256) output is accepted).
-      - With a pin the certificate chain need not verify, so a self-signed certificate works without O(validate_certs=false).
+      - Pin the SHA-256 fingerprint of the certificate of the FortiGate, as V(AA:BB:...) or 64 hex digits (C(openssl x509
+        -noout -fingerprint -sha256) output is accepted); the certificate must match one of the pins.
+      - A list of pins, of which any may match, lets a certificate be replaced without a failed run (put the new fingerprint
+        next to the old one first). A single string is a list of one; in the environment variable, separate pins with commas.
+      - With a pin the certificate chain and name are not verified, so a self-signed certificate works without
+        O(validate_certs=false). M(knocknoc.fortinet.fortinet_certificate_info) shows the fingerprint a device presents.
+      - The C(Fortinet_GUI_Server) certificate of FortiOS 7.2.1 and later is made again when an HTTPS interface address or the
+        device CA changes, and its pin then no longer matches; O(ca_path) with the device's C(Fortinet_CA_SSL) does not expire so.
       - If not set, O(fortigate.tls_fingerprint), then the E(FORTIGATE_TLS_FINGERPRINT) environment variable is used.
-    type: str
+    type: list
+    elements: str
   timeout:
     description:
       - Seconds to wait for the connection and for each answer (the Knocknoc agent waits 10 seconds).
@@ -104,7 +119,8 @@ options:
       tls_fingerprint:
         description:
           - As O(tls_fingerprint).
-        type: str
+        type: list
+        elements: str
       timeout:
         description:
           - As O(timeout).

@@ -41,17 +41,22 @@ options:
   tls_server_name:
     description:
       - Verify the certificate against this name instead of the host in O(url), and send it as TLS SNI.
-      - Fortinet appliances carry their serial number (for example V(FGVM01TM24000001)) in their certificate, not their IP
-        address.
+      - The name is looked for in the certificate's subjectAltNames or, in a certificate without any, in its subject CN. The
+        certificate chain is always verified.
+      - Ignored with O(tls_fingerprint) (the pin is checked instead) and with O(validate_certs=false).
       - If not set, O(knocknoc.tls_server_name), then the E(KNOCKNOC_TLS_SERVER_NAME) environment variable is used.
     type: str
   tls_fingerprint:
     description:
       - Pin the SHA-256 fingerprint of the certificate of the Knocknoc server, as V(AA:BB:...) or 64 hex digits (C(openssl x509
-        -noout -fingerprint -sha256) output is accepted).
-      - With a pin the certificate chain need not verify, so a self-signed certificate works without O(validate_certs=false).
+        -noout -fingerprint -sha256) output is accepted); the certificate must match one of the pins.
+      - A list of pins, of which any may match, lets a certificate be replaced without a failed run (put the new fingerprint
+        next to the old one first). A single string is a list of one; in the environment variable, separate pins with commas.
+      - With a pin the certificate chain and name are not verified, so a self-signed certificate works without
+        O(validate_certs=false). M(knocknoc.fortinet.fortinet_certificate_info) shows the fingerprint a device presents.
       - If not set, O(knocknoc.tls_fingerprint), then the E(KNOCKNOC_TLS_FINGERPRINT) environment variable is used.
-    type: str
+    type: list
+    elements: str
   timeout:
     description:
       - Seconds to wait for the connection and for each answer (the Knocknoc agent waits 10 seconds).
@@ -96,7 +101,8 @@ options:
       tls_fingerprint:
         description:
           - As O(tls_fingerprint).
-        type: str
+        type: list
+        elements: str
       timeout:
         description:
           - As O(timeout).

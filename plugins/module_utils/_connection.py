@@ -47,7 +47,7 @@ TLS_OPTIONS = ("validate_certs", "ca_path", "tls_server_name", "tls_fingerprint"
 NO_ENVIRONMENT = frozenset(("retries",))
 DEFAULTS = {"vdom": "root", "adom": "root", "validate_certs": True}  # timeout, retries: see _default()
 _TYPES = {"url": "str", "token": "str", "vdom": "str", "adom": "str", "validate_certs": "bool", "ca_path": "path",
-          "tls_server_name": "str", "tls_fingerprint": "str", "timeout": "int", "retries": "int"}
+          "tls_server_name": "str", "tls_fingerprint": "list", "timeout": "int", "retries": "int"}
 
 
 def api_options(api):
@@ -60,6 +60,10 @@ def api_options(api):
 
 def _option(name):
     spec = {"type": _TYPES[name]}
+    if spec["type"] == "list":
+        # tls_fingerprint: one pin or several (a rotation); a single string is a list of one, and
+        # the environment variable separates pins with commas.
+        spec["elements"] = "str"
     if name == "token":
         spec["no_log"] = True
     return spec

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import copy
 import email.utils
+import hashlib
+import hmac
+import ipaddress
 import os
 import random
+import ssl
 import time
 import traceback
 import warnings
@@ -38,16 +42,23 @@ else:
     HAS_REQUESTS = True
 
 try:
+    from urllib3.connection import HTTPSConnection as _HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool as _HTTPConnectionPool
+    from urllib3.connectionpool import HTTPSConnectionPool as _HTTPSConnectionPool
     from urllib3.exceptions import InsecureRequestWarning, NewConnectionError
+    from urllib3.exceptions import SSLError as _UrllibSSLError
 except ImportError:  # urllib3 ships with requests; without it requests is missing too
     InsecureRequestWarning = Warning
     NewConnectionError = None
+    _HTTPSConnection = _HTTPConnectionPool = _HTTPSConnectionPool = object
+    _UrllibSSLError = Exception
 
 from ansible.module_utils.basic import missing_required_lib
 
 # resolve_tls_params is _connection's; importable from here as before.
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import resolve_tls_params  # pylint: disable=unused-import
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError, redact, secrets_in
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_url_parts
 
 DEFAULT_TIMEOUT = 10  # seconds: the Knocknoc agent's connect/response budget (202004)
 DEFAULT_RETRIES = 3
@@ -110,10 +121,13 @@ def tls_kwargs(params):
 
 
 def normalize_fingerprint(value):
-    """``AA:BB:..``, bare hex, or openssl's ``sha256 Fingerprint=AA:..`` -> 64 lower-case hex digits."""
+    """``AA:BB:..``, bare hex, ``sha256:AA..`` or openssl's ``sha256 Fingerprint=AA:..`` -> 64 lower-case
+    hex digits."""
     text = str(value).strip()
     if "=" in text:
         text = text.split("=", 1)[1]
+    elif text[:7].lower() in ("sha256:", "sha256/"):
+        text = text[7:]
     text = text.replace(":", "").replace(" ", "").lower()
     if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
         raise KnocknocError(
@@ -123,30 +137,177 @@ def normalize_fingerprint(value):
     return text
 
 
-class _TLSAdapter(HTTPAdapter):
-    """Passes the certificate name override and the fingerprint pin to urllib3's pools.
+def normalize_fingerprints(value):
+    """``tls_fingerprint`` as given (one pin, a list of pins, or pins separated by commas as an
+    environment variable carries them) -> a tuple of 64-hex-digit pins, duplicates removed. Several
+    pins are for a rotation: the certificate may match any of them."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, (list, tuple)) else [value]
+    pins = []
+    for item in items:
+        for part in str(item).split(","):
+            if part.strip():
+                pin = normalize_fingerprint(part)
+                if pin not in pins:
+                    pins.append(pin)
+    return tuple(pins)
 
-    ``server_hostname`` sets SNI and ``assert_hostname`` the name the certificate must carry,
-    so ``https://10.0.0.1`` can be verified against a certificate issued to the serial number.
+
+def _hex_colons(digest):
+    digest = digest.upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def _dns_name_matches(pattern, name):
+    """RFC 6125 matching of one DNS name: case-insensitive, a ``*`` only as the whole left-most label
+    and standing for exactly one label."""
+    pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
+    if pattern == name:
+        return True
+    if not pattern.startswith("*.") or "*" in pattern[2:]:
+        return False
+    head, _dot, rest = name.partition(".")
+    return bool(head) and rest == pattern[2:]
+
+
+def _as_ip(text):
+    try:
+        return ipaddress.ip_address(str(text).strip("[]"))
+    except ValueError:
+        return None
+
+
+def certificate_names(peer):
+    """``(subjectAltNames, subject CN)`` of a certificate as ``SSLSocket.getpeercert()`` gives it
+    (verified chains only): SANs as ``("DNS", name)`` / ``("IP Address", address)``."""
+    sans = [(kind, value) for kind, value in peer.get("subjectAltName", ()) if kind in ("DNS", "IP Address")]
+    common_name = None
+    for rdn in peer.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                common_name = value
+    return sans, common_name
+
+
+def name_matches(peer, wanted):
+    """Whether a verified certificate (``getpeercert()``) carries ``wanted``: in its subjectAltNames
+    when it has any (DNS names, or IP addresses for an address), else as its subject CN.
+
+    The CN is read only when the certificate has no subjectAltName at all: Fortinet_Factory and
+    Fortinet_Local carry the serial there and nowhere else; a certificate with SANs is never matched
+    by its CN (RFC 6125), so ``FortiGate``, the CN of every Fortinet_GUI_Server, names none of them."""
+    sans, common_name = certificate_names(peer)
+    address = _as_ip(wanted)
+    if sans:
+        for kind, value in sans:
+            if kind == "IP Address" and address is not None and _as_ip(value) == address:
+                return True
+            if kind == "DNS" and address is None and _dns_name_matches(value, wanted):
+                return True
+        return False
+    if common_name is None:
+        return False
+    if address is not None:
+        return _as_ip(common_name) == address
+    return _dns_name_matches(common_name, wanted)
+
+
+def _describe_names(peer):
+    sans, common_name = certificate_names(peer)
+    if sans:
+        return "its subjectAltNames are %s" % ", ".join("%s:%s" % ("IP" if k == "IP Address" else k, v) for k, v in sans)
+    return "it has no subjectAltName and its subject CN is %s" % (common_name or "empty")
+
+
+class _CheckedHTTPSConnection(_HTTPSConnection):
+    """urllib3's HTTPS connection, plus the collection's own checks of the peer certificate right after
+    the handshake, before a byte of the request is sent. Subclassed per client (see _TLSAdapter)
+    with the values to check:
+
+    - ``knocknoc_pins``: SHA-256 pins of the leaf certificate, any of which may match (rotation);
+      the chain is not verified then (the pin is the trust).
+    - ``knocknoc_server_name``: the name the certificate must carry (``tls_server_name``). OpenSSL has
+      verified the chain; urllib3's own name check is off for this connection only, because urllib3 2
+      never falls back to the subject CN and appliance certificates carry the serial only there.
     """
 
-    def __init__(self, tls_server_name=None, tls_fingerprint=None):
+    knocknoc_pins = ()
+    knocknoc_server_name = None
+
+    def connect(self):
+        super(_CheckedHTTPSConnection, self).connect()
+        try:
+            self._knocknoc_check()
+        except BaseException:
+            self.close()
+            raise
+
+    def _knocknoc_check(self):
+        if self.knocknoc_pins:
+            der = self.sock.getpeercert(binary_form=True)
+            if not der:
+                raise _UrllibSSLError("no peer certificate to compare with tls_fingerprint")
+            seen = hashlib.sha256(der).hexdigest()
+            if not any(hmac.compare_digest(seen, pin) for pin in self.knocknoc_pins):
+                raise _UrllibSSLError(
+                    "the certificate's SHA-256 fingerprint %s matches none of the %d tls_fingerprint pin(s)"
+                    % (_hex_colons(seen), len(self.knocknoc_pins)))
+            self.is_verified = True  # by the pin: no InsecureRequestWarning for this connection
+        elif self.knocknoc_server_name:
+            peer = self.sock.getpeercert()
+            if not peer:  # only with verification off, which never gets here; refuse rather than pass
+                raise ssl.CertificateError("hostname %s cannot be checked: no verified certificate"
+                                           % self.knocknoc_server_name)
+            if not name_matches(peer, self.knocknoc_server_name):
+                raise ssl.CertificateError("hostname mismatch: tls_server_name %s is not in the certificate (%s)"
+                                           % (self.knocknoc_server_name, _describe_names(peer)))
+
+
+class _TLSAdapter(HTTPAdapter):
+    """Sends ``tls_server_name`` as SNI and checks the certificate as the docs say.
+
+    - pins (``tls_fingerprint``, one or several): the leaf's SHA-256 must equal one of them; the
+      chain is not verified (the client passes ``verify=False``) and no name is checked.
+    - ``tls_server_name`` with verification on: OpenSSL verifies the chain against ``ca_path`` (or the
+      system CAs), then :class:`_CheckedHTTPSConnection` checks the name: subjectAltNames, or the subject
+      CN of a certificate without any (Fortinet_Factory, Fortinet_Local). So ``https://10.0.0.1`` can be
+      verified against a certificate issued to the serial number.
+    - neither: urllib3's own checks (chain, and the URL's host in the subjectAltNames, IP addresses
+      included: a Fortinet_GUI_Server reached by one of its interface addresses).
+    """
+
+    def __init__(self, tls_server_name=None, tls_fingerprint=None, verify=True):
         self._tls_kwargs = {}
+        pins = normalize_fingerprints(tls_fingerprint)
+        checked_name = tls_server_name if (tls_server_name and verify is not False and not pins) else None
         if tls_server_name:
             self._tls_kwargs["server_hostname"] = tls_server_name
-            self._tls_kwargs["assert_hostname"] = tls_server_name
-        if tls_fingerprint:
-            self._tls_kwargs["assert_fingerprint"] = tls_fingerprint
+            # urllib3's name check off for these connections only: ours replaces it (never with
+            # verification off: the chain is still verified by OpenSSL).
+            self._tls_kwargs["assert_hostname"] = False
+        self._pool_classes = None
+        if pins or checked_name:
+            connection = type("_KnocknocHTTPSConnection", (_CheckedHTTPSConnection,),
+                              {"knocknoc_pins": pins, "knocknoc_server_name": checked_name})
+            pool = type("_KnocknocHTTPSConnectionPool", (_HTTPSConnectionPool,), {"ConnectionCls": connection})
+            self._pool_classes = {"http": _HTTPConnectionPool, "https": pool}
         # Retries are ours (bounded, idempotency-aware): urllib3 must not retry on its own.
         super(_TLSAdapter, self).__init__(max_retries=0)
+
+    def _use_checked_pools(self, manager):
+        if self._pool_classes is not None:
+            manager.pool_classes_by_scheme = self._pool_classes
+        return manager
 
     def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
         pool_kwargs.update(self._tls_kwargs)
         super(_TLSAdapter, self).init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+        self._use_checked_pools(self.poolmanager)
 
     def proxy_manager_for(self, proxy, **proxy_kwargs):
         proxy_kwargs.update(self._tls_kwargs)
-        return super(_TLSAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
+        return self._use_checked_pools(super(_TLSAdapter, self).proxy_manager_for(proxy, **proxy_kwargs))
 
 
 class HttpResponse(object):
@@ -167,15 +328,17 @@ _NO_JSON = object()
 class HttpClient(object):
     """One API endpoint over HTTPS, on one ``requests.Session``.
 
-    :param base_url: ``https://host[:port][/prefix]``; plain HTTP and credentials in the URL are
-        refused (tokens never travel in clear text or in URLs).
+    :param base_url: ``https://host[:port]``; plain HTTP, credentials in the URL and (unless
+        ``url_path``, for a client of one full URL such as an allowlist's) a path or query are refused
+        (tokens never travel in clear text or in URLs; the subclasses add the API path).
     :param timeout: seconds for connect and for each read (default 10, the Knocknoc agent's).
     :param validate_certs: verify the certificate (default True; False = Knocknoc's "Insecure").
     :param ca_path: CA bundle (file or directory) that signed the device certificate.
-    :param tls_server_name: verify the certificate against this name instead of the URL's host
-        (appliance certificates carry their serial number and no IP address).
-    :param tls_fingerprint: pin the SHA-256 fingerprint of the leaf certificate; with a pin the
-        CA chain need not verify.
+    :param tls_server_name: verify the certificate against this name instead of the URL's host, in
+        its subjectAltNames or, for a certificate without any, its subject CN (Fortinet_Factory and
+        Fortinet_Local carry the serial number there only); also sent as SNI.
+    :param tls_fingerprint: pin the SHA-256 fingerprint of the leaf certificate, or several (a list,
+        or comma-separated) of which any may match; with a pin the CA chain need not verify.
     :param retries: extra attempts for connection failures and 429/502/503/504 (default 3).
     :param secrets: strings that errors must scrub (subclasses add their token).
 
@@ -199,12 +362,12 @@ class HttpClient(object):
 
     def __init__(self, base_url, timeout=DEFAULT_TIMEOUT, validate_certs=True, ca_path=None,
                  tls_server_name=None, tls_fingerprint=None, retries=DEFAULT_RETRIES, secrets=(),
-                 option_prefix=""):
+                 option_prefix="", url_path=False):
         if not HAS_REQUESTS:
             raise KnocknocError(None, "the Python library 'requests' is not installed",
                                 description="Missing requirement")
         self._secrets = set(s for s in secrets if s)
-        self.base_url = self.check_url(base_url, option_prefix + "url")
+        self.base_url = self.check_url(base_url, option_prefix + "url", path=url_path)
         self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         if not isinstance(self.timeout, (int, float)) or self.timeout <= 0:
             raise KnocknocError(None, "%stimeout must be a positive number of seconds" % option_prefix,
@@ -219,7 +382,8 @@ class HttpClient(object):
             raise KnocknocError(None, "%sca_path %s does not exist" % (option_prefix, ca_path),
                                 description="Invalid connection option")
         self.tls_server_name = tls_server_name or None
-        self.tls_fingerprint = normalize_fingerprint(tls_fingerprint) if tls_fingerprint else None
+        # A tuple of pins (empty: none); any of them may match (a certificate rotation in progress).
+        self.tls_fingerprint = normalize_fingerprints(tls_fingerprint)
         if self.tls_fingerprint:
             verify = False  # the pin replaces chain validation (self-signed appliance certificates)
         elif not self.validate_certs:
@@ -235,7 +399,7 @@ class HttpClient(object):
         self.session = requests.Session()
         self.session.headers["Accept"] = "application/json"
         self.session.headers["User-Agent"] = "knocknoc.fortinet"
-        adapter = _TLSAdapter(self.tls_server_name, self.tls_fingerprint)
+        adapter = _TLSAdapter(self.tls_server_name, self.tls_fingerprint, verify)
         self.session.mount("https://", adapter)
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -248,20 +412,20 @@ class HttpClient(object):
     def secrets(self):
         return tuple(self._secrets)
 
-    def check_url(self, url, option="url"):
-        """Refuse what must never be sent: plain HTTP, credentials in the URL, no host."""
-        if not url or urlsplit is None:
+    def check_url(self, url, option="url", path=False):
+        """Refuse what must never be sent, before any request: plain HTTP, credentials in the URL, no
+        host or a host that is not a DNS name or IP address, a port outside 1-65535, a fragment and,
+        unless ``path`` (a full URL such as an allowlist's), a path or query. A base URL with a path
+        (``https://fw/api/v2``, ``https://fmg/jsonrpc``) would have the API path added twice, and the
+        resulting 404s read as "already deleted". The rule is ``_validate.check_url_parts``."""
+        if urlsplit is None:
             raise KnocknocError(None, "%s is required" % option, description="Invalid connection option")
-        parts = urlsplit(str(url).strip())
-        if parts.username is not None or parts.password is not None:
-            raise KnocknocError(
-                None, "%s must not contain credentials (user:password@); pass them as options" % option,
-                description="Invalid connection option", secrets=self.secrets)
-        if parts.scheme.lower() != "https" or not parts.hostname:
-            raise KnocknocError(
-                None, "%s must be an https:// URL with a host name, got %s" % (option, redact(url, *self.secrets)),
-                description="Invalid connection option", secrets=self.secrets)
-        return str(url).strip().rstrip("/")
+        try:
+            check_url_parts(option, url, path=path)
+        except ValueError as exc:
+            # The message never shows the URL (it may carry a password or a token).
+            raise KnocknocError(None, str(exc), description="Invalid connection option", secrets=self.secrets)
+        return str(url).rstrip("/")
 
     def close(self):
         self.session.close()
@@ -377,7 +541,7 @@ class HttpClient(object):
         """
         method = method.upper()
         if path.lower().startswith("https://") or path.lower().startswith("http://"):
-            url = self.check_url(path, "url")
+            url = self.check_url(path, "url", path=True)
         else:
             url = self.base_url + path
         if idempotent is None:

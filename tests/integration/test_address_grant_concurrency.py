@@ -68,8 +68,8 @@ def connection_env(labview):
     env.update({
         "FORTIGATE_URL": info["url"],
         "FORTIGATE_TOKEN": info["tokens"]["kk-active"],
-        "FORTIGATE_CA_PATH": labview.state["ca_path"],
-        "FORTIGATE_TLS_SERVER_NAME": info["serial"],
+        "FORTIGATE_CA_PATH": info["ca_path"],
+        "FORTIGATE_TLS_SERVER_NAME": info["tls_server_name"],
         "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".cache" / "collections"),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
         "ANSIBLE_GATHERING": "explicit",

@@ -85,7 +85,8 @@ def awx(tmp_path, labview):
         headers={"Authorization": "Bearer " + kk["admin_token"]}).json()
     env = {}
     env.update(inject("fortigate_api", {"url": fgt["url"], "token": fgt["tokens"]["kk-passiveplus"],
-                                        "ca_cert": ca, "tls_server_name": fgt["serial"]}, files))
+                                        "ca_cert": Path(fgt["ca_path"]).read_text(),
+                                        "tls_server_name": fgt["tls_server_name"]}, files))
     env.update(inject("knocknoc_server", {"url": kk["url"], "token": kk["admin_token"], "ca_cert": ca,
                                           "allowlist_url": knoc["allowlist"]["url"],
                                           "allowlist_api_key": knoc["allowlist"]["api_key"]}, files))

@@ -15,7 +15,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
 
 def fortigate(labview, name="fgt1", token_name="kk-passiveplus", **overrides):
     info = labview.info(name)
-    options = dict(ca_path=labview.state["ca_path"], tls_server_name=info["serial"], timeout=5, retries=0)
+    options = dict(ca_path=info["ca_path"], tls_server_name=info["tls_server_name"], timeout=5, retries=0)
     options.update(overrides)
     token = overrides.pop("token", None) or info["tokens"][token_name]
     options.pop("token", None)
@@ -24,7 +24,7 @@ def fortigate(labview, name="fgt1", token_name="kk-passiveplus", **overrides):
 
 def fortimanager(labview, token_name="lab-api", **overrides):
     info = labview.info("fmg1")
-    options = dict(ca_path=labview.state["ca_path"], tls_server_name=info["serial"], timeout=5, retries=0)
+    options = dict(ca_path=info["ca_path"], tls_server_name=info["tls_server_name"], timeout=5, retries=0)
     token = overrides.pop("token", None) or info["tokens"][token_name]
     options.update(overrides)
     return FortiManagerClient(info["url"], token, **options), token

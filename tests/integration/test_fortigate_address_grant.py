@@ -39,9 +39,7 @@ def members(fgt, group=GROUP, table="firewall/addrgrp"):
 
 
 def conn(labview, device="fgt1", token="kk-active"):
-    info = labview.info(device)
-    return {"url": info["url"], "token": info["tokens"][token] if token in info["tokens"] else token,
-            "ca_path": labview.state["ca_path"], "tls_server_name": info["serial"]}
+    return labview.connection(device, token)
 
 
 @pytest.fixture
@@ -383,8 +381,8 @@ def test_playbook_grant_and_revoke(labview, fgt, run_playbook):
         state: absent
 """
     rc, output, results = run_playbook(play, extra_vars={
-        "fgt_url": info["url"], "fgt_token": info["tokens"]["kk-active"], "ca": labview.state["ca_path"],
-        "serial": info["serial"]}, diff=True)
+        "fgt_url": info["url"], "fgt_token": info["tokens"]["kk-active"], "ca": info["ca_path"],
+        "serial": info["tls_server_name"]}, diff=True)
     assert rc == 0, output
     assert results["grant"]["changed"] is True and results["grant"]["added"] == ["kk_198.51.100.7"]
     assert results["grant again"]["changed"] is False

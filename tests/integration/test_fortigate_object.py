@@ -9,10 +9,7 @@ MODULE = "fortigate_object"
 
 
 def conn(labview, name="fgt1", token_name=None):
-    info = labview.info(name)
-    token = info["tokens"][token_name] if token_name else info["admin_token"]
-    return {"url": info["url"], "token": token, "ca_path": labview.state["ca_path"],
-            "tls_server_name": info["serial"], "retries": 0}
+    return labview.connection(name, token_name, retries=0)
 
 
 def requests_to(labview, device):
@@ -218,7 +215,7 @@ def test_playbook_with_module_defaults(labview, run_playbook):
       url: "{{ fgt.url }}"
       token: "{{ fgt.token }}"
       ca_path: "{{ fgt.ca_path }}"
-      tls_server_name: "{{ fgt.tls_server_name }}"
+      tls_server_name: "{{ fgt.tls_server_name | default(omit) }}"
   tasks:
     - name: Admin profile
       knocknoc.fortinet.fortigate_object:

@@ -21,11 +21,8 @@ def _setup(view):
 
 
 def _args(labview, source, **extra):
-    info = labview.info("fgt1")
-    args = dict(url=info["url"], token=info["tokens"]["kk-active"], ca_path=labview.state["ca_path"],
-                tls_server_name=info["serial"], source=source, source_interface="port1", destination="10.0.0.10")
-    args.update(extra)
-    return args
+    return dict(labview.connection("fgt1", "kk-active", source=source, source_interface="port1", destination="10.0.0.10"),
+                **extra)
 
 
 def test_admitted_refused_and_denied(labview, run_module):

@@ -11,12 +11,7 @@ POLICY = {"srcintf": ["port1"], "dstintf": ["port2"], "srcaddr": ["office"], "ds
 
 
 def conn(labview, token_name=None, **extra):
-    info = labview.info("fmg1")
-    token = info["tokens"][token_name] if token_name else info["admin_token"]
-    args = {"url": info["url"], "token": token, "ca_path": labview.state["ca_path"],
-            "tls_server_name": info["serial"], "retries": 0}
-    args.update(extra)
-    return args
+    return dict(labview.connection("fmg1", token_name, retries=0), **extra)
 
 
 def rpc(labview, method, url, **param):
@@ -182,7 +177,7 @@ def test_playbook_with_module_defaults(labview, run_playbook):
       url: "{{ fmg.url }}"
       token: "{{ fmg.token }}"
       ca_path: "{{ fmg.ca_path }}"
-      tls_server_name: "{{ fmg.tls_server_name }}"
+      tls_server_name: "{{ fmg.tls_server_name | default(omit) }}"
       adom: root
   tasks:
     - name: Baseline

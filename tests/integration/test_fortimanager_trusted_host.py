@@ -19,17 +19,7 @@ FIX = "set trusted hosts 1-9 to 127.0.0.1 or a controlled backup IP"
 
 
 def connection(labview, token_name="lab-api", token=None, **overrides):
-    info = labview.info(FMG)
-    args = {
-        "url": info["url"],
-        "token": token or info["tokens"][token_name],
-        "ca_path": labview.state["ca_path"],
-        "tls_server_name": info["serial"],
-        "timeout": 5,
-        "retries": 0,
-    }
-    args.update(overrides)
-    return args
+    return dict(labview.connection(FMG, token or token_name, timeout=5, retries=0), **overrides)
 
 
 def run(run_module, labview, check=False, diff=False, conn=None, **args):
@@ -420,8 +410,8 @@ def test_playbook_with_module_defaults(labview, run_playbook):
     info = labview.info(FMG)
     token = info["tokens"]["lab-api"]
     rc, output, results = run_playbook(PLAYBOOK, diff=True, extra_vars={
-        "fmg_url": info["url"], "fmg_token": token, "ca_path": labview.state["ca_path"],
-        "fmg_serial": info["serial"]})
+        "fmg_url": info["url"], "fmg_token": token, "ca_path": info["ca_path"],
+        "fmg_serial": info["tls_server_name"]})
     assert rc == 0, output
     assert token not in output
     assert results["grant"]["changed"] is True

@@ -13,20 +13,12 @@ TABLE = "system/external-resource"
 
 
 def fgt_args(labview, device="fgt1", token="kk-passiveplus", **extra):
-    info = labview.info(device)
-    args = dict(url=info["url"], token=info["tokens"][token], ca_path=labview.state["ca_path"],
-                tls_server_name=info["serial"], name=NAME, resource=URL, username="apikey", password=KEY)
-    args.update(extra)
-    return args
+    return dict(labview.connection(device, token, name=NAME, resource=URL, username="apikey", password=KEY), **extra)
 
 
 def fmg_args(labview, adom="root", **extra):
-    info = labview.info("fmg1")
-    args = dict(use_fortimanager=True, adom=adom, url=info["url"], token=info["tokens"]["lab-api"],
-                ca_path=labview.state["ca_path"], tls_server_name=info["serial"], name=NAME, resource=URL,
-                username="apikey", password=KEY, refresh_rate=1)
-    args.update(extra)
-    return args
+    return dict(labview.connection("fmg1", "lab-api", use_fortimanager=True, adom=adom, name=NAME, resource=URL,
+                                   username="apikey", password=KEY, refresh_rate=1), **extra)
 
 
 def no_secret(result, *secrets):
@@ -388,8 +380,8 @@ PLAYBOOK = """
 def test_playbook(labview, run_playbook):
     info = labview.info("fgt1")
     rc, output, results = run_playbook(PLAYBOOK, diff=True, extra_vars={
-        "fgt_url": info["url"], "fgt_token": info["tokens"]["kk-passiveplus"], "ca_path": labview.state["ca_path"],
-        "fgt_serial": info["serial"], "feed_url": URL, "feed_key": KEY})
+        "fgt_url": info["url"], "fgt_token": info["tokens"]["kk-passiveplus"], "ca_path": info["ca_path"],
+        "fgt_serial": info["tls_server_name"], "feed_url": URL, "feed_key": KEY})
     assert rc == 0, output
     assert results["plan"]["changed"] is True
     assert results["create"]["changed"] is True and results["create"]["resource"]["refresh-rate"] == 1
@@ -408,14 +400,14 @@ PLAYBOOK_FMG = """
       fortigate:
         url: "{{ fgt_url }}"
         token: "{{ fgt_token }}"
-        ca_path: "{{ ca_path }}"
+        ca_path: "{{ fgt_ca_path }}"
         tls_server_name: "{{ fgt_serial }}"
     group/knocknoc.fortinet.fortimanager:
       fortimanager:
         url: "{{ fmg_url }}"
         token: "{{ fmg_token }}"
         adom: emea
-        ca_path: "{{ ca_path }}"
+        ca_path: "{{ fmg_ca_path }}"
         tls_server_name: "{{ fmg_serial }}"
   tasks:
     - name: through_fmg
@@ -435,9 +427,9 @@ PLAYBOOK_FMG = """
 def test_playbook_with_both_groups_defaults(labview, run_playbook):
     fgt, fmg = labview.info("fgt1"), labview.info("fmg1")
     rc, output, results = run_playbook(PLAYBOOK_FMG, extra_vars={
-        "fgt_url": fgt["url"], "fgt_token": fgt["tokens"]["kk-passiveplus"], "fgt_serial": fgt["serial"],
-        "fmg_url": fmg["url"], "fmg_token": fmg["tokens"]["lab-api"], "fmg_serial": fmg["serial"],
-        "ca_path": labview.state["ca_path"], "feed_url": URL, "feed_key": KEY})
+        "fgt_url": fgt["url"], "fgt_token": fgt["tokens"]["kk-passiveplus"], "fgt_serial": fgt["tls_server_name"],
+        "fmg_url": fmg["url"], "fmg_token": fmg["tokens"]["lab-api"], "fmg_serial": fmg["tls_server_name"],
+        "fgt_ca_path": fgt["ca_path"], "fmg_ca_path": fmg["ca_path"], "feed_url": URL, "feed_key": KEY})
     assert rc == 0, output
     assert results["through_fmg"]["install"]["scope"] == [{"name": "fgt3", "vdom": "root"}]
     assert on_device(labview, "fgt3")["resource"] == URL  # ADOM emea's FortiGate, through FortiManager

@@ -23,8 +23,7 @@ def kk(labview):
 
 @pytest.fixture
 def conn(labview):
-    info = labview.info("knocknoc")
-    return {"url": info["url"], "token": info["admin_token"], "ca_path": labview.state["ca_path"]}
+    return labview.connection("knocknoc")
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ def passive(labview, run_module):
     allowlist = reply.json()["allowlist"]
     fgt = labview.info("fgt1")
     result = run_module(MODULE, dict(
-        url=fgt["url"], token=fgt["tokens"]["kk-passiveplus"], ca_path=labview.state["ca_path"],
-        tls_server_name=fgt["serial"], name=FEED, resource=allowlist["url"], username=allowlist["username"],
+        url=fgt["url"], token=fgt["tokens"]["kk-passiveplus"], ca_path=fgt["ca_path"],
+        tls_server_name=fgt["tls_server_name"], name=FEED, resource=allowlist["url"], username=allowlist["username"],
         password=allowlist["api_key"], refresh_rate=1, server_identity_check="full"))
     assert result["changed"] is True, result
     assert allowlist["api_key"] not in str(result)

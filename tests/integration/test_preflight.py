@@ -54,19 +54,11 @@ def setup_fortigate(labview, name="fgt1", resource="kk_allow", allowlist=None, s
 
 
 def fgt_args(labview, name="fgt1", token="kk-readonly", **extra):
-    info = labview.info(name)
-    args = {"url": info["url"], "token": info["tokens"][token], "ca_path": labview.state["ca_path"],
-            "tls_server_name": info["serial"], "retries": 0}
-    args.update(extra)
-    return args
+    return dict(labview.connection(name, token, retries=0), **extra)
 
 
 def fmg_args(labview, token="lab-api", **extra):
-    info = labview.info("fmg1")
-    args = {"url": info["url"], "token": info["tokens"][token], "ca_path": labview.state["ca_path"],
-            "tls_server_name": info["serial"], "use_fortimanager": True, "retries": 0}
-    args.update(extra)
-    return args
+    return dict(labview.connection("fmg1", token, use_fortimanager=True, retries=0), **extra)
 
 
 def knocknoc_args(labview):
@@ -292,7 +284,7 @@ def test_role_prints_the_table_and_fails_on_a_failed_item(labview, run_playbook)
     setup_fortigate(labview, status="disable")
     info = labview.info("fgt1")
     env = {"FORTIGATE_URL": info["url"], "FORTIGATE_TOKEN": info["tokens"]["kk-readonly"],
-           "FORTIGATE_CA_PATH": labview.state["ca_path"], "FORTIGATE_TLS_SERVER_NAME": info["serial"]}
+           "FORTIGATE_CA_PATH": info["ca_path"], "FORTIGATE_TLS_SERVER_NAME": info["tls_server_name"]}
     extra = {"preflight_mode": "passive_plus", "preflight_resource_name": "kk_allow",
              "preflight_api_user": "kk-passiveplus", "preflight_agent_address": "127.0.0.1"}
     rc, out, results = run_playbook(PLAYBOOK, extra_vars=extra, env=env)

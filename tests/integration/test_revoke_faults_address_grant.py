@@ -48,9 +48,7 @@ def ok(reply):
 
 
 def fgt_conn(labview):
-    info = labview.info("fgt1")
-    return {"url": info["url"], "token": info["tokens"]["kk-active"], "ca_path": labview.state["ca_path"],
-            "tls_server_name": info["serial"]}
+    return labview.connection("fgt1", "kk-active")
 
 
 class Scenario:

@@ -75,9 +75,7 @@ ALL_MODES = """
 
 
 def connection(labview, name, token):
-    info = labview.info(name)
-    return {"url": info["url"], "token": info["tokens"][token], "ca_path": labview.state["ca_path"],
-            "tls_server_name": info["serial"], "timeout": 10}
+    return labview.connection(name, token, timeout=10)
 
 
 def knocknoc(labview):
@@ -172,7 +170,7 @@ def test_grant_and_revoke_playbooks_with_environment_credentials(labview, run_pl
     setup_lab(labview)
     info = labview.info("fgt1")
     env = {"FORTIGATE_URL": info["url"], "FORTIGATE_TOKEN": info["tokens"]["kk-active"],
-           "FORTIGATE_CA_PATH": labview.state["ca_path"], "FORTIGATE_TLS_SERVER_NAME": info["serial"]}
+           "FORTIGATE_CA_PATH": info["ca_path"], "FORTIGATE_TLS_SERVER_NAME": info["tls_server_name"]}
     extra = {"access_mode": "active", "access_user": "bob", "access_ip": "192.0.2.80", "access_address_group": "kk_users"}
     rc, out, _results = run_playbook((ROOT / "playbooks" / "grant.yml").read_text(), extra_vars=extra, env=env)
     assert rc == 0, out

@@ -13,9 +13,7 @@ USER_IP = "198.51.100.7"
 
 
 def conn(labview, name, token=None):
-    info = labview.info(name)
-    return {"url": info["url"], "token": token or info["admin_token"], "ca_path": labview.state["ca_path"],
-            "tls_server_name": info.get("tls_server_name") or info["serial"]}
+    return labview.connection(name, token)
 
 
 def knocknoc_conn(labview):

@@ -30,9 +30,7 @@ def create_knoc(labview, grants=(), **doc):
 
 
 def connection(labview, name, token):
-    info = labview.info(name)
-    return {"url": info["url"], "token": info["tokens"][token], "ca_path": labview.state["ca_path"],
-            "tls_server_name": info["serial"]}
+    return labview.connection(name, token)
 
 
 def knocknoc(labview):

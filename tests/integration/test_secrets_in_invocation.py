@@ -11,8 +11,8 @@ def test_url_credentials_are_masked_in_the_echoed_arguments(labview, capsys):
     from ansible_collections.knocknoc.fortinet.plugins.modules import fortinet_external_resource
 
     info = labview.info("fgt1")
-    args = dict(url=info["url"], token=info["tokens"]["kk-passiveplus"], ca_path=labview.state["ca_path"],
-                tls_server_name=info["serial"], name="kk_allow",
+    args = dict(url=info["url"], token=info["tokens"]["kk-passiveplus"], ca_path=info["ca_path"],
+                tls_server_name=info["tls_server_name"], name="kk_allow",
                 resource="https://apikey:topsecret-key@knocknoc.example.com/api/v1/allowlists/x/y.txt")
     if tuple(int(p) for p in ansible_version.split(".")[:2]) >= (2, 20):
         # ansible-core 2.20+ echoes the arguments only when asked (INJECT_INVOCATION); older always do.
