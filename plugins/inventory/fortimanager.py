@@ -144,12 +144,16 @@ options:
   direct_tls_server_name:
     description:
       - With O(connection=direct), what C(fortigate_tls_server_name) is set to.
-      - V(serial) is the FortiGate's serial number, the name its factory certificate (C(Fortinet_Factory)) carries, so that
-        the certificate verifies against an address that is an IP; V(none) leaves the variable unset (certificates issued to
-        the URL's host name).
+      - V(serial) is the FortiGate's serial number, the only name its C(Fortinet_Factory) certificate carries (the
+        certificate FortiOS serves before 7.2.1).
+      - V(none) leaves the variable unset, so the certificate is checked against the host in C(fortigate_url). That suits the
+        C(Fortinet_GUI_Server) certificate of FortiOS 7.2.1 and later (it names the addresses of the HTTPS interfaces) and
+        certificates issued to the FortiGate's host name.
+      - V(auto) is V(serial) for a FortiGate whose firmware is older than 7.2.1, else V(none).
+      - The certificate's issuer (C(fortigate_ca_path)) or fingerprint (C(fortigate_tls_fingerprint)) is yours to set.
     type: str
-    choices: [serial, none]
-    default: serial
+    choices: [auto, serial, none]
+    default: auto
   connection_local:
     description:
       - Set C(ansible_connection=local) on every host. The collection's modules send HTTPS requests from the controller;
@@ -365,11 +369,21 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                         "" if port == 443 else ":%d" % port)
             if url:
                 host["fortigate_url"] = url
-            if self.get_option("direct_tls_server_name") == "serial" and device.get("sn"):
+            if self._serial_names_certificate(host["fortigate_version"]) and device.get("sn"):
                 host["fortigate_tls_server_name"] = device["sn"]
         if self.get_option("connection_local"):
             host["ansible_connection"] = "local"
         return host
+
+    def _serial_names_certificate(self, version):
+        choice = self.get_option("direct_tls_server_name")
+        if choice != "auto":
+            return choice == "serial"
+        # FortiOS serves Fortinet_Factory (CN = serial) before 7.2.1, Fortinet_GUI_Server (IP SANs) from 7.2.1.
+        try:
+            return tuple(int(p) for p in version.split(".")) < (7, 2, 1)
+        except (AttributeError, ValueError):
+            return True  # firmware unknown: the factory certificate is the safe guess
 
     def keep(self, host):
         for condition in self.get_option("filters") or []:

@@ -155,7 +155,9 @@ def test_direct_connection_variables():
     inventory, warnings = build(connection="direct", direct_port=8443)
     paris = hostvars(inventory, "fw-paris")
     assert paris["fortigate_use_fortimanager"] is False and paris["fortigate_url"] == "https://192.0.2.1:8443"
-    assert paris["fortigate_tls_server_name"] == "FGT60F0000000001"
+    # auto: FortiOS 7.4.4 serves Fortinet_GUI_Server (IP SANs), 6.4.15 Fortinet_Factory (CN = serial).
+    assert "fortigate_tls_server_name" not in paris
+    assert hostvars(inventory, "fw-berlin")["fortigate_tls_server_name"] == "FGT60F0000000004"
     assert not any(k.startswith("fortimanager_") and k not in (
         "fortimanager_device_name", "fortimanager_adom", "fortimanager_device_groups", "fortimanager_meta_fields")
         for k in paris)
@@ -167,7 +169,10 @@ def test_direct_connection_variables():
                                connection_local=False)
     paris = hostvars(inventory, "fw-paris")
     assert paris["fortigate_url"] == "https://paris.example.com:8443"
-    assert "fortigate_tls_server_name" not in paris and "ansible_connection" not in paris
+    assert "ansible_connection" not in paris
+    assert not any("fortigate_tls_server_name" in hostvars(inventory, h) for h in inventory.hosts)
+    inventory, _unused = build(connection="direct", direct_tls_server_name="serial")
+    assert hostvars(inventory, "fw-paris")["fortigate_tls_server_name"] == "FGT60F0000000001"
     assert hostvars(inventory, "fw-berlin")["fortigate_url"] == "https://198.51.100.4"  # no meta field: the address
 
 
