@@ -110,6 +110,7 @@ _URL_CHARS = r"[^/?#\s'\"<>]"
 _ALLOWLIST_TOKEN = re.compile(
     r"(?i)(/api/v1/allowlists/%s+/|/edl/)(%s+?)(\.(?:txt|json))?(?=[/?#\s'\"<>,;)\]}]|$)" % (_URL_CHARS, _URL_CHARS))
 _PLACEHOLDERS = frozenset((ALLOWLIST_REDACTED, REDACTED))
+MIN_TOKEN_LENGTH = 6
 # user:password@ in any URL inside a text (the password ends at the last @ of the authority).
 _URL_AUTHORITY = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://([^/?#\s]*)")
 
@@ -150,10 +151,15 @@ def redact(text, *secrets):
 
 
 def allowlist_tokens(text):
-    """The secret path tokens of the Knocknoc allowlist URLs in ``text`` (a list, maybe empty)."""
+    """The secret path tokens of the Knocknoc allowlist URLs in ``text`` (a list, maybe empty).
+
+    Tokens shorter than :data:`MIN_TOKEN_LENGTH` are left out: Knocknoc's are long random strings, and a
+    short path segment (a placeholder such as ``x/y.txt``) handed to Ansible's no_log masking would
+    garble every word that contains it. :func:`redact_allowlist_url` still hides it in the URL itself."""
     if not isinstance(text, str):
         return []
-    return [m.group(2) for m in _ALLOWLIST_TOKEN.finditer(text) if m.group(2) not in _PLACEHOLDERS]
+    return [m.group(2) for m in _ALLOWLIST_TOKEN.finditer(text)
+            if m.group(2) not in _PLACEHOLDERS and len(m.group(2)) >= MIN_TOKEN_LENGTH]
 
 
 def redact_allowlist_url(text):

@@ -318,12 +318,10 @@ details:
   sample: {"http_status": 404, "target": "fgt1"}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import fortinet_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigates import fortigates_from_params, is_target
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._push import (
     OPEN,
     failed_targets,
@@ -378,7 +376,7 @@ def validate(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = KnocknocModule(
         argument_spec=fortinet_argspec(
             name=dict(type="str", required=True),
             entries=dict(type="list", elements="str", default=[]),
@@ -393,8 +391,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    check_requirements(module)
-    hide_url_credentials(module)
     check_module(module, "fortigate_dynamic_entry")
     p = module.params
     wanted = validate(module)

@@ -300,8 +300,6 @@ install:
       sample: [{name: fgt1, vdom: root, state: done, detail: install and save finished status=OK}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._external_resource import (
     InvalidOption,
@@ -310,7 +308,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._external_resour
     validate,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import fortinet_argspec
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 
 
 def main():
@@ -331,9 +329,7 @@ def main():
         install=dict(type="bool", default=True),
         lock_timeout=dict(type="int", default=30),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    check_requirements(module)
-    hide_url_credentials(module)
+    module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     try:
         validate(params)

@@ -286,11 +286,11 @@ summary:
   sample: 14 passed, 1 failed, 0 warnings
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import fortinet_argspec, resolve_fortinet_params
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, hide_url_credentials
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._modes import MODES
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.run import invalid_options, run_preflight
 
@@ -323,9 +323,7 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    check_requirements(module)
-    hide_url_credentials(module)
+    module = KnocknocModule(argument_spec=argument_spec(), supports_check_mode=True)
     problem = invalid_options(module.params)
     if problem:
         module.fail_json(msg=problem)

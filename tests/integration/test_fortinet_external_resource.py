@@ -8,6 +8,7 @@ import pytest
 MODULE = "fortinet_external_resource"
 NAME = "kk_allow"
 URL = "https://knocknoc.example.com/api/v1/allowlists/6b0c/9f2e.txt"
+SHOWN_URL = "https://knocknoc.example.com/api/v1/allowlists/6b0c/<redacted>.txt"  # its path token is a secret
 KEY = "allowlist-key-0123456789"
 TABLE = "system/external-resource"
 
@@ -52,7 +53,7 @@ def test_create_update_delete_in_root_and_dmz(labview, run_module):
         "address", URL, "apikey", 1, "enable")
     assert obj["password"] == "ENC XXXX" and obj["comments"] == "Knocknoc Passive"
     assert stored_password(labview.lab) == KEY
-    assert created["resource"]["resource"] == URL and created["resource"]["password"] == "<hidden>"
+    assert created["resource"]["resource"] == SHOWN_URL and created["resource"]["password"] == "<hidden>"
     assert "password" in created["changed_fields"] and "resource" in created["changed_fields"]
     assert created["diff"]["before"] == {}
     assert created["diff"]["after"]["password"] == "<hidden (updated)>"
@@ -124,7 +125,7 @@ def test_invalid_input_fails_before_any_request(labview, run_module, override, w
 def test_check_mode_writes_nothing(labview, run_module):
     args = fgt_args(labview, refresh_rate=1)
     planned = run_module(MODULE, args, check=True, diff=True)
-    assert planned["changed"] is True and planned["resource"]["resource"] == URL
+    assert planned["changed"] is True and planned["resource"]["resource"] == SHOWN_URL
     assert planned["diff"]["after"]["password"] == "<hidden (updated)>"
     assert labview.writes("fgt1") == 0 and on_device(labview) is None
     run_module(MODULE, args)
