@@ -2,6 +2,7 @@
 
 import base64
 import json
+import ssl
 import subprocess
 import sys
 import threading
@@ -46,14 +47,19 @@ def lab(fgt_lab):
 
 
 class ServerNameAdapter(HTTPAdapter):
-    """Verify the appliance certificate, which names the serial number rather than 127.0.0.1."""
+    """Verify the appliance certificate against the name lab.json gives (the serial as the CN of a
+    Fortinet_Factory certificate, or 127.0.0.1 in a Fortinet_GUI_Server's subjectAltNames) and the
+    device's own anchor; OpenSSL checks the name, the CN allowed when there is no subjectAltName."""
 
-    def __init__(self, server_name, **kwargs):
+    def __init__(self, server_name, ca_path, **kwargs):
         self.server_name = server_name
+        self.ca_path = ca_path
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args, **kwargs):
-        kwargs.update(server_hostname=self.server_name, assert_hostname=self.server_name)
+        context = ssl.create_default_context(cafile=self.ca_path)
+        context.hostname_checks_common_name = True
+        kwargs.update(ssl_context=context, server_hostname=self.server_name)
         super().init_poolmanager(*args, **kwargs)
 
 
@@ -65,8 +71,8 @@ class Fgt:
         self.token = self.info["tokens"][user]
         self.session = requests.Session()
         self.session.trust_env = False
-        self.session.verify = str(lab.authority.ca_path)
-        self.session.mount(self.device.url, ServerNameAdapter(self.info["tls_server_name"]))
+        self.session.verify = self.info["ca_path"]  # the device's own Fortinet_CA_SSL (or factory certificate)
+        self.session.mount(self.device.url, ServerNameAdapter(self.info["tls_server_name"], self.info["ca_path"]))
 
     def as_user(self, user):
         return Fgt(self.lab, self.device.name, user)
@@ -142,7 +148,8 @@ def make_policy(fgt, srcaddr, action="accept", **extra):
 def test_describe_tokens_and_reset_keeps_them(lab):
     info = json.loads(lab.state_path.read_text())["devices"]["fgt1"]
     assert info["kind"] == "fortigate" and info["vdoms"] == ["root", "dmz"]
-    assert info["tls_server_name"] == "FGVM01TM24000001"
+    # FortiOS 7.4.4 presents Fortinet_GUI_Server: the interface address, not the serial.
+    assert info["tls_server_name"] == "127.0.0.1" and info["certificate"]["shape"] == "gui"
     assert set(info["tokens"]) == {"lab-admin", "kk-passiveplus", "kk-active", "kk-readonly", "kk-noperm",
                                    "kk-untrusted"}
     assert all(len(t) == 30 and t.isalnum() for t in info["tokens"].values())
@@ -395,7 +402,12 @@ def test_push_add_remove_snapshot_and_entry_list(fgt):
     assert [e["entry"] for e in listed["entries"]] == ["198.51.100.7", "2001:db8::7", "10.0.0.0/24",
                                                        "10.1.1.1-10.1.1.9"]
     assert listed["valid_count"] == 4 and listed["invalid_count"] == 0 and listed["overflow"] is False
+    # remove matches the listed text by default (fidelity remove_matches), by value on the alternate side
     fgt.push({"name": "kk_allow", "command": "remove", "entries": ["198.51.100.7", "2001:DB8::7"]})
+    by_value = fgt.device.fidelity["remove_matches"] == "value"
+    assert [e["entry"] for e in fgt.entry_list("kk_allow")["entries"]] == (
+        [] if by_value else ["2001:db8::7"]) + ["10.0.0.0/24", "10.1.1.1-10.1.1.9"]
+    fgt.push({"name": "kk_allow", "command": "remove", "entries": ["2001:db8::7"]})
     assert [e["entry"] for e in fgt.entry_list("kk_allow")["entries"]] == ["10.0.0.0/24", "10.1.1.1-10.1.1.9"]
     fgt.push({"name": "kk_allow", "command": "snapshot", "entries": ["203.0.113.5"]})
     assert fgt.entry_list("kk_allow")["entries"] == [{"entry": "203.0.113.5", "valid": True}]

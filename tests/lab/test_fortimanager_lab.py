@@ -24,8 +24,11 @@ class _ServerName(HTTPAdapter):
         super().__init__()
 
     def init_poolmanager(self, *args, **kwargs):
-        kwargs.update(ssl_context=ssl.create_default_context(cafile=self._ca), server_hostname=self._name,
-                      assert_hostname=self._name)
+        # Each device's own trust anchor and name (lab.json); OpenSSL checks the name, with the CN of a
+        # certificate without subjectAltNames (Fortinet_Local, Fortinet_Factory) allowed.
+        context = ssl.create_default_context(cafile=self._ca)
+        context.hostname_checks_common_name = True
+        kwargs.update(ssl_context=context, server_hostname=self._name)
         super().init_poolmanager(*args, **kwargs)
 
 
@@ -39,7 +42,7 @@ class Client:
         self.control_url = self.state["control_url"]
         self.http = requests.Session()
         for name, info in self.state["devices"].items():
-            self.http.mount(info["url"], _ServerName(info["serial"], str(lab.authority.ca_path)))
+            self.http.mount(info["url"], _ServerName(info["tls_server_name"], info["ca_path"]))
 
     # JSON-RPC
     def call(self, method, params, user="lab-api", token=None, session=None, query=None, verbose=1, req_id=7):
