@@ -263,7 +263,7 @@ warnings_checks:
 skipped_checks:
   description:
     - Checklist items that were not evaluated, and why.
-    - Earlier versions called it C(skipped), a name Ansible reserves: it marked the task as skipped.
+    - Earlier versions called it C(skipped), a name Ansible reserves (it marked the task as skipped).
   returned: always
   type: list
   elements: dict

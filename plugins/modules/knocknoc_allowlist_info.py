@@ -95,7 +95,7 @@ count:
 skipped_lines:
   description:
     - Lines (or JSON items) that are not an IP address or network, skipped as Knocknoc's Traefik plugin does.
-    - Earlier versions called it C(skipped), a name Ansible reserves: it marked the task as skipped.
+    - Earlier versions called it C(skipped), a name Ansible reserves (it marked the task as skipped).
   returned: success
   type: list
   elements: str
