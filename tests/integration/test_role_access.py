@@ -218,3 +218,13 @@ def test_invalid_input_is_refused_before_any_call(labview, run_playbook):
     assert "access_ip" in results["knocknoc.fortinet.access : Check the access inputs"]["msg"]
     assert "access_user" in results["knocknoc.fortinet.access : Check the access inputs"]["msg"]
     assert labview.counters() == before
+
+
+def test_a_misspelled_mode_fails_the_argument_spec(labview, run_playbook):
+    before = labview.counters()
+    extra = {"access_mode": "pasive", "access_ip": "198.51.100.7", "access_fortigate": connection(labview, "fgt1", "kk-active")}
+    rc, out, _results = run_playbook((ROOT / "playbooks" / "grant.yml").read_text(), extra_vars=extra)
+    assert rc != 0
+    assert "access_mode" in out and "pasive" in out and "passive_plus" in out, out[-2000:]
+    assert extra["access_fortigate"]["token"] not in out
+    assert labview.counters() == before
