@@ -12,6 +12,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import (
     HttpClient,
     normalize_fingerprint,
     resolve_tls_params,
+    unverified_devices,
 )
 
 SERIAL = "FGVM01TM00000042"  # the name in the fake server's certificate (conftest)
@@ -72,8 +73,18 @@ def test_wrong_fingerprint_is_refused(server):
 
 
 def test_insecure_accepts_any_certificate(server, recwarn):
-    assert make(server.url, validate_certs=False).request("GET", "/x").status == 200
+    unverified_devices()
+    client = make(server.url, validate_certs=False)
+    assert client.request("GET", "/x").status == 200 and client.request("GET", "/y").status == 200
     assert not [w for w in recwarn if "Unverified HTTPS" in str(w.message)]
+    # Instead of urllib3's warning on stderr per request: the device, once, for the module's warning.
+    assert unverified_devices() == [server.url] and unverified_devices() == []
+
+
+def test_a_fingerprint_pin_is_not_unverified(server, fingerprint):
+    unverified_devices()
+    assert make(server.url, tls_fingerprint=fingerprint, validate_certs=False).request("GET", "/x").status == 200
+    assert unverified_devices() == []
 
 
 def test_fingerprint_formats():
