@@ -54,10 +54,12 @@ def _session(url, server_name, ca_path, token):
     from requests.adapters import HTTPAdapter
 
     class ServerNameAdapter(HTTPAdapter):
-        # Appliance certificates carry the serial number, not 127.0.0.1.
+        # The device's own anchor and the name lab.json gives; OpenSSL checks it, the CN counting for a
+        # certificate without subjectAltNames (Fortinet_Factory, Fortinet_Local).
         def init_poolmanager(self, *args, **kwargs):
-            kwargs.update(ssl_context=ssl.create_default_context(cafile=ca_path),
-                          server_hostname=server_name, assert_hostname=server_name)
+            context = ssl.create_default_context(cafile=ca_path)
+            context.hostname_checks_common_name = True
+            kwargs.update(ssl_context=context, server_hostname=server_name)
             super().init_poolmanager(*args, **kwargs)
 
     session = requests.Session()
@@ -74,7 +76,7 @@ class Admin:
         self.device = lab.devices[name]
         self.info = self.device.describe()
         self.url = self.device.url
-        self.session = _session(self.url, self.info["tls_server_name"], str(lab.authority.ca_path),
+        self.session = _session(self.url, self.info["tls_server_name"], self.info["ca_path"],
                                 self.info["admin_token"])
 
     def call(self, method, path, body=None, **params):
@@ -200,7 +202,7 @@ def entry_list(count):
 
 def conn_args(lab, name, token):
     info = lab.devices[name].describe()
-    return {"url": info["url"], "token": info["tokens"][token], "ca_path": str(lab.authority.ca_path),
+    return {"url": info["url"], "token": info["tokens"][token], "ca_path": info["ca_path"],
             "tls_server_name": info["tls_server_name"], "retries": 0}
 
 
@@ -438,7 +440,7 @@ def bench_playbooks(lab, runs, workroot):
             "ansible_python_interpreter": sys.executable, "fortios_access_token": info["tokens"][token]}}}}))
         return str(path)
 
-    ours_vars = {"ca_path": str(lab.authority.ca_path), "serial": info["tls_server_name"], "fgt_url": info["url"]}
+    ours_vars = {"ca_path": info["ca_path"], "serial": info["tls_server_name"], "fgt_url": info["url"]}
     # Both collections use the same keys: kk-passiveplus (System Configuration read-write) for the
     # push, kk-active (Firewall read-write) for address objects and groups.
     approaches = [
@@ -532,7 +534,7 @@ def bench_capacity(lab, levels, seconds, max_requests):
     info = lab.devices["fgt1"].describe()
     rows = []
     for clients in levels:
-        cfg = {"url": info["url"], "server_name": info["tls_server_name"], "ca_path": str(lab.authority.ca_path),
+        cfg = {"url": info["url"], "server_name": info["tls_server_name"], "ca_path": info["ca_path"],
                "token": info["tokens"]["kk-passiveplus"], "resource": RESOURCE, "clients": clients,
                "seconds": seconds, "max_requests": max_requests}
         reset_counters(lab)

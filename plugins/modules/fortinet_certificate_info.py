@@ -152,7 +152,8 @@ ca:
   description:
     - The last certificate of the chain the device sends, when it sends more than its own (FortiOS 7.2.1 and later send
       their C(Fortinet_CA_SSL)), with the same keys as RV(certificate); null when the device sends its certificate alone.
-    - Read from an unverified connection: compare its fingerprint with the device's console before saving it as O(ca_path).
+    - Read from an unverified connection, so compare its fingerprint with the console of the device before saving it as
+      O(ca_path).
   returned: success
   type: dict
 chain_length:

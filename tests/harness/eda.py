@@ -37,8 +37,11 @@ class _ServerName(HTTPAdapter):
         super().__init__(pool_maxsize=8)
 
     def init_poolmanager(self, *args, **kwargs):
-        kwargs.update(ssl_context=ssl.create_default_context(cafile=self._ca_path),
-                      server_hostname=self._server_name, assert_hostname=self._server_name)
+        # OpenSSL checks the name; the CN counts for a certificate without subjectAltNames (fmg1's
+        # Fortinet_Local, as on FortiManager), which urllib3's own check would refuse.
+        context = ssl.create_default_context(cafile=self._ca_path)
+        context.hostname_checks_common_name = True
+        kwargs.update(ssl_context=context, server_hostname=self._server_name)
         super().init_poolmanager(*args, **kwargs)
 
 
