@@ -23,6 +23,7 @@ import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from . import variants
 from .core import Device, Response, parse_version
 
 # -- status codes (E5) ---------------------------------------------------------------------------
@@ -56,6 +57,40 @@ UNUSED_V4 = ["255.255.255.255", "255.255.255.255"]
 ALLOW_ALL_V4 = ["0.0.0.0", "0.0.0.0"]
 UNUSED_V6 = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"
 SLOTS = range(1, 11)
+
+# -- lab switches (docs/lab.md "Fidelity"; variants.py) -----------------------------------------------
+def _version_in(low, high):
+    def test(device):
+        return parse_version(low) <= parse_version(device.version) < parse_version(high)
+    return test
+
+
+SWITCHES = [
+    variants.Switch(
+        "workspace_unlock_after_install", lambda d: d.version_at_least("7.2.2"), False,
+        "An install in a workspace-mode ADOM leaves the ADOM unlocked (the installer's lock is released)",
+        "FortiManager 7.2.2+ system global workspace-unlock-after-install (issue 11 item 4)"),
+    variants.Switch(
+        "install_scope_check", True, False,
+        "An install's scope must be within the policy package's installation targets (a device of the package's"
+        " scope, directly or through one of its device groups); else JSON-RPC -10",
+        "FortiManager install wizard / securityconsole install package (issue 11 item 5)"),
+    variants.Switch(
+        "system_global_permission", True, False,
+        "get /cli/global/system/global answers -11 to an admin whose profile lacks system-setting read",
+        "fortinet.fortimanager httpapi check_mode(): 'Skip workspace-mode check due to no permission' (item 6)"),
+    variants.Switch(
+        "parallel_token_minus11", _version_in("7.4.0", "7.6.2"), lambda d: not _version_in("7.4.0", "7.6.2")(d),
+        "An API-key request that overlaps another one in time is refused with -11",
+        "FortiManager 7.4.x known issue, fixed in 7.6.2 (issue 11 item 7)"),
+    variants.Switch(
+        "th_from_profile", True, False,
+        "An administrator with th-from-profile / th6-from-profile set logs in through its admin profile's trusted"
+        " hosts, not its own (slot 10 of the user then does nothing)",
+        "FortiManager CLI system admin user/profile (7.0.3+ attributes; item 11)"),
+]
+# How long an API-key request is "in flight" for parallel_token_minus11: requests arriving meanwhile collide.
+PARALLEL_WINDOW = 0.02
 
 # -- admin users and profiles (F1, F2) -----------------------------------------------------------
 # Attribute names of /cli/global/system/admin/user as fortinet.fortimanager 2.15.0 knows them.
@@ -327,9 +362,12 @@ class _DeviceHTTPS(http.client.HTTPSConnection):
 class FortiManager(Device):
     kind = "fortimanager"
 
-    def __init__(self, lab, name, serial, version, adoms):
+    def __init__(self, lab, name, serial, version, adoms, spec=None):
         super().__init__(lab, name, serial, version)
         self.adom_spec = adoms
+        self.spec = spec or {}
+        self._tokens_in_flight = 0
+        self.proxy_timeouts = []
         self._client_context = None
         # Secrets are fixed for the life of the lab process: reset() keeps them.
         alphabet = string.ascii_lowercase + string.digits
@@ -359,10 +397,12 @@ class FortiManager(Device):
                 if dev not in info.get("devices", []):
                     raise ValueError("fortimanager %s: meta fields for %s, not a device of ADOM %s"
                                      % (spec["name"], dev, adom))
-        return cls(lab, spec["name"], spec["serial"], spec.get("version", "7.6.2"), adoms)
+        return cls(lab, spec["name"], spec["serial"], spec.get("version", "7.6.2"), adoms, spec)
 
     # -- seed state ---------------------------------------------------------------------------
     def reset(self):
+        self.switches = variants.resolve(SWITCHES, self, self.spec, getattr(self.lab, "topology", None))
+        self.proxy_timeouts = []
         self._oid = 3000
         self.sessions = {}
         self.locks = {}
@@ -422,6 +462,10 @@ class FortiManager(Device):
         for i in SLOTS:
             user["trusthost%d" % i] = list(ALLOW_ALL_V4 if i == 1 else UNUSED_V4)
             user["ipv6_trusthost%d" % i] = "::/0" if i == 1 else UNUSED_V6
+        if self.version_at_least("7.0.3"):
+            # 7.0.3+ (fortinet.fortimanager's v_range): 0 = the administrator's own trusted hosts apply.
+            user["th-from-profile"] = 0
+            user["th6-from-profile"] = 0
         return user
 
     def _seed_users(self):
@@ -492,6 +536,8 @@ class FortiManager(Device):
             "locks": copy.deepcopy(self.locks),
             "sessions": [{"user": s["user"], "ip": s["ip"]} for s in self.sessions.values()],
             "tasks": copy.deepcopy(self.tasks),
+            "switches": dict(self.switches),
+            "proxy_timeouts": list(self.proxy_timeouts),
         }
 
     @staticmethod
@@ -508,12 +554,14 @@ class FortiManager(Device):
 
     def control(self, action, method, body):
         body = body or {}
+        if action == "switches":
+            return variants.control(SWITCHES, self.switches, self, method, body)
         if action == "login-check" and method in ("GET", "POST"):
             user = self.users.get(body.get("user"))
             if user is None:
                 raise KeyError("admin user %r" % body.get("user"))
             try:
-                slot = trusthost_match(user, body.get("ip"))
+                slot = self.login_slot(user, body.get("ip"))
             except ValueError:
                 raise ValueError("ip must be an IPv4 or IPv6 address")
             return {"allowed": slot is not None, "matched": slot}
@@ -590,6 +638,18 @@ class FortiManager(Device):
         verbose = bool(body.get("verbose"))
         reply = {"id": body.get("id")}
         url_key_refused = "access_token" in request.query and self._url_key_refused()
+        if self.switches["parallel_token_minus11"] and request.bearer_token() is not None:
+            if self._tokens_in_flight:
+                # FortiManager 7.4.x refuses API-key requests that overlap another one with -11 (fixed in 7.6.2).
+                return Response(200, {"id": body.get("id"), "result": [
+                    {"status": {"code": -11, "message": MESSAGES[-11]},
+                     "url": p.get("url", "") if isinstance(p, dict) else ""} for p in params]})
+            self._tokens_in_flight += 1
+            try:
+                # the key check takes a while without the device lock: a request arriving meanwhile overlaps.
+                self._without_lock(lambda: time.sleep(PARALLEL_WINDOW))
+            finally:
+                self._tokens_in_flight -= 1
         caller = None if url_key_refused else self._authenticate(request, body)
         results = []
         for param in params:
@@ -655,12 +715,28 @@ class FortiManager(Device):
     def _caller_for_token(self, token, client_ip):
         for user in self.users.values():
             if user.get("user_type") == "api" and user.get("_token") and secrets.compare_digest(user["_token"], token):
-                if trusthost_match(user, client_ip) is None:
+                if self.login_slot(user, client_ip) is None:
                     return None  # the API admin's trusted hosts gate key use too
                 if self._rpc_permit_of(user) == "none":
                     return None
                 return Caller(user["userid"], "apikey")
         return None
+
+    def login_slot(self, user, ip):
+        """The trusted host that lets ``user`` log in from ``ip`` (None: refused). With th_from_profile on,
+        a family whose th-from-profile / th6-from-profile is set is matched against the admin profile's
+        trusted hosts instead of the user's own ("profile <name> trusthostN")."""
+        addr = ipaddress.ip_address(ip)
+        if addr.version == 6 and addr.ipv4_mapped:
+            addr = addr.ipv4_mapped
+        flag = user.get("th-from-profile" if addr.version == 4 else "th6-from-profile")
+        if self.switches["th_from_profile"] and flag not in (None, 0, "0", "disable", False, ""):
+            # unconfirmed in the reference: the value's meaning (an int, "Internal use only" in fortinet.fortimanager);
+            # the lab reads any non-zero value as "every trusted host of this family comes from the profile".
+            profileid = user.get("profileid")
+            slot = trusthost_match(self.profiles.get(profileid, {}), str(addr))
+            return None if slot is None else "profile %s %s" % (profileid, slot)
+        return trusthost_match(user, ip)
 
     def _login(self, param, request):
         data = param.get("data")
@@ -673,7 +749,7 @@ class FortiManager(Device):
         if user is None or user.get("user_type") == "api" or not user.get("password") \
                 or not isinstance(passwd, str) or not secrets.compare_digest(user["password"], passwd):
             raise RpcError(-22)
-        if trusthost_match(user, request.client_ip) is None:
+        if self.login_slot(user, request.client_ip) is None:
             # unconfirmed in the reference: the code for a login from outside the trusted hosts;
             # the lab does not tell it apart from a bad password.
             raise RpcError(-22)
@@ -852,7 +928,8 @@ class FortiManager(Device):
         if s == ["cli", "global", "system", "global"]:
             if method != "get":
                 raise RpcError(-5)  # not modelled: changing system settings
-            self._require(caller, ["system-setting"], write=False)
+            if self.switches["system_global_permission"]:
+                self._require(caller, ["system-setting"], write=False)
             return self._select_one(self._render(self._system_global(), verbose), param)
         if s[:4] == ["cli", "global", "system", "admin"] and len(s) >= 5 and s[4] == "user":
             return self._admin_user(method, param, caller, s[5:], verbose)
@@ -1280,7 +1357,12 @@ class FortiManager(Device):
         groups.update(db["groups"])
         if method == "get":
             if name is None:
-                return self._select([out(g) for g in groups.values()], param, "name")
+                items = self._select([out(g) for g in groups.values()], param, "name")
+                if "object member" in option:
+                    # a sub-table asked for by option comes with the fields asked for (HOWTO "Device Management")
+                    for item in items:
+                        item["object member"] = copy.deepcopy(groups[item["name"]]["object member"])
+                return items
             if name not in groups:
                 raise RpcError(-3)
             if member_url:
@@ -1892,6 +1974,8 @@ class FortiManager(Device):
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
             raise RpcError(-10, "invalid timeout")
         timeout = min(float(timeout), 28800.0)
+        # What each proxy call asked for (None: FortiManager's 60 s default), for tests (dump "proxy_timeouts").
+        self.proxy_timeouts.append(data.get("timeout"))
         devices = self._resolve_targets(caller, data.get("target"))
         payload = data.get("payload") if action in ("post", "put", "delete") else None
 
@@ -1947,6 +2031,12 @@ class FortiManager(Device):
             # unconfirmed in the reference: the code for installing a package that does not exist.
             raise RpcError(-3, "package %s does not exist" % data.get("pkg"))
         scope = self._scope(adom, db, data["scope"]) if data.get("scope") else pkg["scope member"]
+        if self.switches["install_scope_check"]:
+            outside = self._outside_package(adom, db, pkg, scope)
+            if outside:
+                # unconfirmed in the reference: the status of an install outside the package's targets.
+                raise RpcError(-10, "%s not in the installation targets of policy package %s" % (
+                    ", ".join(outside), pkg["name"]))
         pairs = []
         for item in scope:
             if "vdom" in item:
@@ -1974,6 +2064,12 @@ class FortiManager(Device):
                           "state": "done" if ok else "error", "err": 0 if ok else 1, "percent": 100,
                           "detail": detail})
         num_err = sum(line["err"] for line in lines)
+        if self.adoms[adom]["workspace"] and self.switches["workspace_unlock_after_install"]:
+            # 7.2.2+ workspace-unlock-after-install: the installer's lock goes with the install (what it had not
+            # committed is dropped with it, as an unlock does).
+            lock = self.locks.get(adom)
+            if lock and lock["holder"] == caller.holder:
+                self._release_lock(adom)
         self.tasks[task_id] = {
             "id": task_id, "title": "Install policy package %s" % pkg["name"], "src": "device manager",
             "adom": self.adoms[adom]["oid"], "user": caller.userid,
@@ -1985,6 +2081,31 @@ class FortiManager(Device):
             "line": lines,
         }
         return {"task": task_id}
+
+    def _outside_package(self, adom, db, pkg, scope):
+        """The members of an install ``scope`` that are not installation targets of ``pkg``: a device
+        (with its VDOM) must be in the package's scope or in one of its device groups (nested too); a
+        group must be one of the package's groups or have only such devices."""
+        devices, groups = set(), set()
+        for member in pkg.get("scope member") or []:
+            if "vdom" in member:
+                devices.add((member["name"], member["vdom"]))
+            else:
+                groups.add(member["name"])
+                # unconfirmed in the reference: which VDOMs a device group of the package covers; the lab takes
+                # every VDOM of its devices (the lenient reading, so that the check refuses only what is outside).
+                for dev in self._group_members(adom, member["name"], db) or []:
+                    devices.update((dev, vdom) for vdom in self._vdoms(dev))
+        outside = []
+        for member in scope:
+            if "vdom" in member:
+                if (member["name"], member["vdom"]) not in devices:
+                    outside.append("%s (VDOM %s)" % (member["name"], member["vdom"]))
+            elif member["name"] not in groups:
+                members = self._group_members(adom, member["name"], db) or []
+                if not members or any(not any((dev, vdom) in devices for vdom in self._vdoms(dev)) for dev in members):
+                    outside.append("group %s" % member["name"])
+        return outside
 
     def _install_order(self, db, pkg, all_objects):
         """Objects to push (name, table) with dependencies first: the package's policies reference."""

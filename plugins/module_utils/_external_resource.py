@@ -368,7 +368,62 @@ def install_scope(fmg, params, adom, vdom):
                             details={"adom": adom, "package": package})
     if not params.get("targets"):
         return package_scope(pkg, package, adom)
-    return targets_scope(require_targets(resolve_targets(fmg, params["targets"], adom)), vdom)
+    scope = targets_scope(require_targets(resolve_targets(fmg, params["targets"], adom)), vdom)
+    check_in_package(fmg, scope, pkg, package, adom)
+    return scope
+
+
+def _group_devices(fmg, adom):
+    """``{group: set of device names}`` of ``adom``, nested groups expanded (one get)."""
+    data = fmg.call("get", adom_url("/dvmdb", adom, "group"), fields=["name"], option=["object member"])
+    direct = {}
+    for group in data if isinstance(data, list) else []:
+        if isinstance(group, dict) and group.get("name"):
+            direct[group["name"]] = [m.get("name") for m in group.get("object member") or [] if isinstance(m, dict)]
+
+    def devices(name, seen):
+        out = set()
+        for member in direct.get(name, []):
+            if member in direct:
+                if member not in seen:
+                    out |= devices(member, seen | {member})
+            elif member:
+                out.add(member)
+        return out
+    return dict((name, devices(name, {name})) for name in direct)
+
+
+def check_in_package(fmg, scope, pkg, package, adom):
+    """Refuse (before any write) an install ``scope`` outside the installation targets of ``pkg``:
+    FortiManager installs a package only on its own targets (a device of its scope, directly or
+    through one of its device groups). One more get, only when a member is not in the scope as is."""
+    members = [m for m in (pkg.get("scope member") or []) if isinstance(m, dict)]
+    devices = set((m.get("name"), m.get("vdom")) for m in members if "vdom" in m)
+    groups = [m.get("name") for m in members if "vdom" not in m]
+    pending = [m for m in scope if ((m["name"], m.get("vdom")) not in devices if "vdom" in m else m["name"] not in groups)]
+    if not pending:
+        return
+    of_group = _group_devices(fmg, adom) if groups or any("vdom" not in m for m in pending) else {}
+    covered = set(name for group in groups for name in of_group.get(group, ()))
+    outside = []
+    for member in pending:
+        if "vdom" in member:
+            # a device group covers its devices (in their VDOMs: the group names devices, not VDOMs)
+            if member["name"] not in covered:
+                outside.append("%s (VDOM %s)" % (member["name"], member["vdom"]))
+        elif not of_group.get(member["name"]) or not of_group[member["name"]] <= (
+                covered | set(name for name, _vdom in devices)):
+            outside.append("group %s" % member["name"])
+    if outside:
+        targets = ", ".join("%s (VDOM %s)" % (m["name"], m["vdom"]) if "vdom" in m else "group %s" % m["name"]
+                            for m in members) or "none"
+        raise KnocknocError(None, "%s %s not an installation target of policy package %s in ADOM %s (its targets: %s)"
+                            % (", ".join(outside), "is" if len(outside) == 1 else "are", package, adom, targets),
+                            description="Invalid option",
+                            hint="FortiManager installs a policy package only on its installation targets: give targets"
+                                 " within them, add the devices to the package's installation targets, or set package to"
+                                 " the package that covers them.",
+                            details={"adom": adom, "package": package, "outside": outside})
 
 
 def scope_fortigates(fmg, adom, vdom, scope):

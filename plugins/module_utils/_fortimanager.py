@@ -20,6 +20,7 @@ URL (refused from 7.4.7/7.6.2) and without ``session``.
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 
 # The connection options live in _connection; modules import these from here too.
@@ -75,6 +76,11 @@ _SEED_MEANING = {
     -10: ("session",),
 }
 
+NO_PERMISSION = -11
+# FortiManager 7.4.x refuses API-key requests that run in parallel with -11 at random (fixed in 7.6.2): a lone -11
+# from a key that /sys/status shows to be good is sent once more, this many seconds later (times 0.5-1, jittered so
+# that parallel jobs do not collide again).
+REFUSED_RETRY_AFTER = 1.0
 WORKSPACE_LOCKED = -20055
 NOT_IN_WORKSPACE_MODE = -9  # lock/lockinfo on an ADOM that is not in workspace mode
 IDEMPOTENT_RPC_METHODS = frozenset(("get", "set", "update"))
@@ -154,6 +160,8 @@ class FortiManagerClient(HttpClient):
         self._next_id = 1
         self._workspace_mode = None
         self._no_workspace = set()
+        self._open_workspaces = {}
+        self.refused_retry_after = REFUSED_RETRY_AFTER
 
     @classmethod
     def from_params(cls, params, environ=None):
@@ -234,12 +242,20 @@ class FortiManagerClient(HttpClient):
         param.update(options)
         result = self.rpc(method, [param], idempotent=idempotent)[0]
         status = result["status"]
-        if status.get("code") != 0:
-            if status.get("code") == -11 and self.token_refused():
+        if status.get("code") == NO_PERMISSION:
+            if self.token_refused():
                 raise KnocknocError(202001, cause='JSON-RPC status -11 on %s %s, and on get /sys/status too: the API'
                                     ' key was not accepted' % (method, url),
+                                    hint="Check the token (an API key of an api admin whose trusted hosts admit this host)."
+                                         " FortiManager before 7.2.2, and FortiManager Cloud, have no API keys.",
                                     details={"jsonrpc_code": -11, "method": method, "url": url},
                                     secrets=self.secrets)
+            # The key is good: a missing permission, or FortiManager 7.4.x refusing parallel key requests
+            # at random (fixed in 7.6.2). FortiManager refused the request, so sending it again is safe.
+            self.sleep(self.refused_retry_after * random.uniform(0.5, 1.0))
+            result = self.rpc(method, [param], idempotent=idempotent)[0]
+            status = result["status"]
+        if status.get("code") != 0:
             raise self.jsonrpc_error(method, url, status, not_found_code, code_map)
         return result.get("data")
 
@@ -338,9 +354,19 @@ class FortiManagerClient(HttpClient):
         return adom_url("/dvmdb", adom, "workspace")
 
     def workspace_mode(self):
-        """The global ``workspace-mode`` (``disabled``, ``normal``, ``workflow``, ``per-adom``), cached."""
+        """The global ``workspace-mode`` (``disabled``, ``normal``, ``workflow``, ``per-adom``), cached;
+        ``unknown`` when the API user may not read system settings (-11): as Fortinet's own plugin does,
+        the check is skipped, and taking the lock tells (-9: not in workspace mode)."""
         if self._workspace_mode is None:
-            data = self.call("get", "/cli/global/system/global", fields=["workspace-mode", "adom-status"])
+            url = "/cli/global/system/global"
+            item = self.rpc("get", [{"url": url, "fields": ["workspace-mode", "adom-status"]}])[0]
+            code = item["status"].get("code")
+            if code == NO_PERMISSION:
+                self._workspace_mode = "unknown"
+                return self._workspace_mode
+            if code != 0:
+                raise self.jsonrpc_error("get", url, item["status"])
+            data = item.get("data")
             mode = data.get("workspace-mode") if isinstance(data, dict) else None
             # unconfirmed in the reference: the "off" spelling; 0 is its numeric (non-verbose) form
             if mode in (None, 0, "0", "disable", "disabled"):
@@ -366,6 +392,11 @@ class FortiManagerClient(HttpClient):
             if code == 0:
                 return True
             if code == NOT_IN_WORKSPACE_MODE:
+                self._no_workspace.add(adom)
+                return False
+            if code == NO_PERMISSION and self._workspace_mode == "unknown":
+                # Neither the mode nor the lock may be read by this key: go on without a lock, as Fortinet's
+                # plugin does; in a workspace-mode ADOM the first write then fails with -10147 (lock not held).
                 self._no_workspace.add(adom)
                 return False
             if code != WORKSPACE_LOCKED:
@@ -418,17 +449,43 @@ class FortiManagerClient(HttpClient):
             yield handle
             return
         handle.locked = True
+        self._open_workspaces[adom] = handle
         try:
-            yield handle
-        except BaseException as exc:
-            self._unlock_quietly(adom, exc)
-            raise
+            try:
+                yield handle
+            except BaseException as exc:
+                self._unlock_quietly(adom, exc)  # (also after an install that unlocked it: nothing to lose)
+                raise
+            try:
+                handle.commit()
+            except KnocknocError as err:
+                if self._unlocked_by_install(handle):
+                    return
+                self._unlock_quietly(adom, err)
+                raise
+            try:
+                self._unlock(adom)
+            except KnocknocError:
+                if not self._unlocked_by_install(handle):
+                    raise
+        finally:
+            self._open_workspaces.pop(adom, None)
+
+    def _unlocked_by_install(self, handle):
+        """After an install, whether the ADOM is no longer locked: FortiManager 7.2.2+ unlocks it at the end
+        of an install (``workspace-unlock-after-install``), so the commit or unlock that follows may fail
+        for want of a lock. Everything was committed before the install (:meth:`Workspace.commit`), so
+        there is nothing left to save. One lockinfo read, only when such a step failed after an install."""
+        if not handle.installed:
+            return False
         try:
-            handle.commit()
-        except KnocknocError as err:
-            self._unlock_quietly(adom, err)
-            raise
-        self._unlock(adom)
+            info = self.lock_info(handle.adom)
+        except KnocknocError:
+            return False
+        if info:
+            return False
+        handle.locked = False
+        return True
 
     def _unlock_quietly(self, adom, original):
         try:
@@ -450,6 +507,9 @@ class FortiManagerClient(HttpClient):
         for member in scope:
             members.append({"name": member, "vdom": "root"} if isinstance(member, str) else dict(member))
         data = {"adom": adom or self.adom, "pkg": pkg, "scope": members, "flags": list(flags)}
+        if data["adom"] in self._open_workspaces:
+            # from here on the ADOM may be unlocked by FortiManager itself (7.2.2+, see open_workspace)
+            self._open_workspaces[data["adom"]].installed = True
         result = self.call("exec", "/securityconsole/install/package", data=data)
         task = result.get("task") if isinstance(result, dict) else None
         if not isinstance(task, int):
@@ -504,6 +564,7 @@ class Workspace(object):
         self.client = client
         self.adom = adom
         self.locked = False
+        self.installed = False  # an install was started while the lock was held
 
     def commit(self):
         """Save the changes made so far (``exec .../workspace/commit``); nothing to do unlocked."""

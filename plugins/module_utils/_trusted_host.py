@@ -24,6 +24,13 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import ca
 SLOT = 10
 BASELINE_SLOTS = SLOT - 1
 USER_URL = "/cli/global/system/admin/user/%s"
+PROFILE_URL = "/cli/global/system/admin/profile/%s"
+# An administrator may take its trusted hosts from its admin profile (FortiManager 7.0.3+, an integer that
+# fortinet.fortimanager calls "Internal use only"): then its own slots, slot 10 included, do nothing.
+# unconfirmed in the reference: the meaning of each value; any value but 0/disable is read as "from the profile".
+FROM_PROFILE = {4: "th-from-profile", 6: "th6-from-profile"}
+# The revoke's failure sentence (the agent's fail-closed wording, shared with the other revoke paths).
+OPEN = "access may still be open"
 
 # FortiManager's "unused" slot values (reference F1): they admit nothing. IPv4 slots read back as
 # [address, netmask] lists; the tuple here is immutable, use unused_value() for a write.
@@ -101,6 +108,24 @@ def masking_slots(slots, family):
     return [name for index, name in enumerate(names, 1) if allows_all(slots.get(name, default_value(family, index)))]
 
 
+def admitting(slots, address, names):
+    """The names among ``names`` whose value in ``slots`` admits ``address`` (a missing slot counts at
+    its factory value: slot 1 allows all)."""
+    family = ipaddress.ip_address(address).version
+    out = []
+    for name in names:
+        index = int(name.rsplit("trusthost", 1)[1])
+        if admits(slots.get(name, default_value(family, index)), address):
+            out.append(name)
+    return out
+
+
+def from_profile(value):
+    """Whether an administrator's ``th-from-profile``/``th6-from-profile`` value takes the trusted hosts from
+    the profile (absent on FortiManager before 7.0.3: no)."""
+    return value not in (None, 0, "0", False, "", "disable", "disabled")
+
+
 def shown(value):
     """A slot value in the text of a message: "a.b.c.d m.m.m.m" or "prefix/len"."""
     if isinstance(value, (list, tuple)):
@@ -131,6 +156,16 @@ def canonical_address(value):
         raise ValueError("Option address %r is an IPv4-mapped IPv6 address: give the IPv4 address %s, which goes"
                          " into trusthost10." % (value, ip.ipv4_mapped))
     return address
+
+
+def check_options(address, state, baseline):
+    """ValueError for a combination that would do something else than the task says: a grant without
+    an address (an undefined variable) writes nothing to slot 10 and must not pass as a grant."""
+    if state == "present" and address is None and baseline is None:
+        raise ValueError("Option address is required with state=present (got null, for example an undefined variable);"
+                         " give the address to grant, or baseline alone to set slots 1-9.")
+    if address is not None and not str(address).strip():
+        raise ValueError("Option address is empty; give one IPv4 or IPv6 host address.")
 
 
 def baseline_slots(values):
@@ -168,14 +203,18 @@ def baseline_slots(values):
 
 
 # -- decisions ----------------------------------------------------------------------------------------
-def plan(slots, admin, address, state, allow_masked=False, baseline=None):
+def plan(slots, admin, address, state, allow_masked=False, baseline=None, profiles=None):
     """``(managed slot names, changes, warnings)`` for the wanted state of ``admin``'s ``slots`` (as read).
 
     ``address`` is the canonical host or None (state=absent: both slots 10; state=present: slots 1-9
     only, with a ``baseline``). ``baseline`` is :func:`baseline_slots`' result or None (slots 1-9 are then
     never written). Checks for masking run on slots 1-9 as they will be after the baseline.
+    ``profiles``: ``{family: profile name}`` for the families whose trusted hosts come from the admin
+    profile (``th-from-profile``): a grant there changes nothing FortiManager checks.
+    A revoke resets a slot 10 that admits ``address`` (the host itself or a network around it).
     Raises KnocknocError 202050 for a masked grant without ``allow_masked``.
     """
+    profiles = profiles or {}
     warnings = []
     changes = {}
     managed = []
@@ -203,11 +242,26 @@ def plan(slots, admin, address, state, allow_masked=False, baseline=None):
     if state == "absent":
         if same(current, wanted):
             changes[slot] = unused_value(family)
+        elif admits(current, address):
+            # a network in Knocknoc's slot that covers the address keeps the login open: it goes too.
+            changes[slot] = unused_value(family)
+            warnings.append("%s of %s held %s, a network that admits %s: reset to unused." % (
+                slot, admin, shown(current), address))
         elif not same(current, UNUSED[family]):
             warnings.append("%s of %s holds %s, not %s: left unchanged (it is another grant; revoke without address"
                             " to reset it anyway)." % (slot, admin, shown(current), address))
         return managed, changes, warnings
-    masking = masking_slots(effective, family)
+    if family in profiles:
+        text = "administrator %s takes its IPv%d trusted hosts from admin profile %s (%s), so %s does nothing and a" \
+               " grant would not restrict who can log in" % (admin, family, profiles[family], FROM_PROFILE[family], slot)
+        if not allow_masked:
+            raise KnocknocError(202050, cause=text + "; nothing was changed",
+                                hint="Disable %s for administrator %s so that its own trusted hosts apply (slots 1-9 to"
+                                     " 127.0.0.1 or a controlled backup IP), or set allow_masked=true to write slot 10"
+                                     " anyway." % (FROM_PROFILE[family], admin),
+                                details={"admin": admin, "slot": slot, "profile": profiles[family]})
+        warnings.append("%s (allow_masked=true)." % text)
+    masking = [] if family in profiles else masking_slots(effective, family)
     if masking:
         text = "%s of administrator %s allows every address (%s), so %s is masked and a grant would not restrict who" \
                " can log in" % (", ".join(masking), admin, shown(effective[masking[0]]), slot)
@@ -217,7 +271,7 @@ def plan(slots, admin, address, state, allow_masked=False, baseline=None):
                                     admin, FIX[family]),
                                 details={"admin": admin, "slot": slot, "masked_by": masking})
         warnings.append("%s (allow_masked=true). Fix: %s." % (text, FIX[family]))
-    else:
+    elif family not in profiles:
         covering = [slot_name(family, index) for index in range(1, SLOT)
                     if admits(effective[slot_name(family, index)], address)]
         if covering:
@@ -240,10 +294,12 @@ def _one(data):
     return data
 
 
-def read_slots(client, admin):
-    """Trusted hosts 1-10 (IPv4 and IPv6) of ``admin``, in one get."""
+def read_admin(client, admin):
+    """Trusted hosts 1-10 (IPv4 and IPv6) of ``admin``, in one get, and ``{family: profile name}`` for
+    the families it takes from its admin profile (``th-from-profile``, ``th6-from-profile``)."""
     url = USER_URL % admin
-    data = _one(client.call("get", url, not_found_code=202051, fields=slot_names()))
+    fields = slot_names() + [FROM_PROFILE[4], FROM_PROFILE[6], "profileid"]
+    data = _one(client.call("get", url, not_found_code=202051, fields=fields))
     if not isinstance(data, dict):
         raise client.error("parse", "get %s returned no administrator object" % url, {"admin": admin})
     userid = data.get("userid")
@@ -258,7 +314,23 @@ def read_slots(client, admin):
             # unconfirmed in the reference: whether FortiManager leaves out slots at their default;
             # assume the documented defaults (F1), which for slot 1 means "allows all".
             slots.setdefault(slot_name(family, index), default_value(family, index))
-    return slots
+    profiles = dict((family, str(data.get("profileid") or "?")) for family in (4, 6)
+                    if from_profile(data.get(FROM_PROFILE[family])))
+    return slots, profiles
+
+
+def read_slots(client, admin):
+    """Trusted hosts 1-10 (IPv4 and IPv6) of ``admin``, in one get."""
+    return read_admin(client, admin)[0]
+
+
+def read_profile_slots(client, profile):
+    """The trusted hosts of admin profile ``profile`` (one get; a missing slot counts at its factory value)."""
+    url = PROFILE_URL % profile
+    data = _one(client.call("get", url, fields=slot_names()))
+    if not isinstance(data, dict):
+        raise client.error("parse", "get %s returned no admin profile" % url, {"profile": profile})
+    return dict((name, data[name]) for name in slot_names() if name in data)
 
 
 def write_slots(client, admin, changes):
@@ -279,17 +351,60 @@ def write_slots(client, admin, changes):
                 url, ", ".join("%s %s instead of %s" % (name, shown(value), shown(changes[name]))
                                for name, value in sorted(wrong.items()))),
             details={"admin": admin, "expected": changes, "read_back": wrong}, secrets=client.secrets)
+    return data
+
+
+def still_admitted(client, admin, address, slots, profiles, baseline=None):
+    """Where ``admin`` may still log in from ``address`` outside slot 10: slots 1-9 (as the baseline
+    leaves them), or every slot of the admin profile when the family's trusted hosts come from it
+    (``"profile <name> trusthostN"``; one more get, only then)."""
+    family = ipaddress.ip_address(address).version
+    if family in profiles:
+        profile = profiles[family]
+        names = [slot_name(family, index) for index in range(1, SLOT + 1)]
+        return ["profile %s %s" % (profile, name)
+                for name in admitting(read_profile_slots(client, profile), address, names)]
+    effective = dict(slots)
+    effective.update(baseline or {})
+    return admitting(effective, address, [slot_name(family, index) for index in range(1, SLOT)])
+
+
+def not_revoked(err, admin, address):
+    """``err`` (same agent code and details) saying that the revoke is not confirmed."""
+    what = "%s for %s" % (address, admin) if address is not None else "trusthost10 and ipv6_trusthost10 of %s" % admin
+    details = dict(err.details, revoked=False, admin=admin)
+    return KnocknocError(err.code, cause="%s. The revoke of %s is not confirmed: %s; run the task again or reset"
+                                         " the slot by hand" % (err.cause.rstrip("."), what, OPEN),
+                         description=err.description, hint=err.hint, details=details)
 
 
 def apply(client, admin, address, state, allow_masked=False, baseline=None, check_mode=False):
-    """Read, plan and (unless ``check_mode`` or nothing changes) write: ``(result keys, warnings)``."""
-    slots = read_slots(client, admin)
-    managed, changes, warnings = plan(slots, admin, address, state, allow_masked, baseline)
+    """Read, plan and (unless ``check_mode`` or nothing changes) write: ``(result keys, warnings)``.
+
+    A revoke fails closed: it returns only when a read made by this task shows that slot 10 no longer
+    admits the address (the read-back after a write, else the first read); any failure on the way says
+    that access may still be open. ``still_admitted`` lists where else the address is admitted."""
+    try:
+        return _apply(client, admin, address, state, allow_masked, baseline, check_mode)
+    except KnocknocError as err:
+        if state != "absent" or err.code == 202051:  # no such administrator: nobody logs in as it
+            raise
+        raise not_revoked(err, admin, address)
+
+
+def _apply(client, admin, address, state, allow_masked, baseline, check_mode):
+    slots, profiles = read_admin(client, admin)
+    managed, changes, warnings = plan(slots, admin, address, state, allow_masked, baseline, profiles)
     before = dict((name, slots[name]) for name in managed)
     after = dict(before)
     after.update(changes)
     if changes and not check_mode:
-        write_slots(client, admin, changes)
+        read_back = write_slots(client, admin, changes)
+        if state == "absent" and address is not None:
+            slot = slot_name(ipaddress.ip_address(address).version)
+            if slot in changes and admits(read_back.get(slot), address):
+                raise KnocknocError(202050, cause="%s of %s still admits %s after the update" % (slot, admin, address),
+                                    details={"admin": admin, "slot": slot}, secrets=client.secrets)
     result = {
         "changed": bool(changes),
         "admin": admin,
@@ -299,4 +414,14 @@ def apply(client, admin, address, state, allow_masked=False, baseline=None, chec
     }
     if address is not None:
         result["slot"] = slot_name(ipaddress.ip_address(address).version)
+    if state == "absent":
+        # Proved by the read-back after a write, or by the first read when nothing was to change.
+        result["revoked"] = not (check_mode and bool(changes))
+        if address is not None:
+            others = still_admitted(client, admin, address, slots, profiles, baseline)
+            result["still_admitted"] = others
+            if others:
+                warnings.append("%s can still log in from %s through %s: %s no longer admits it, but the revoke does"
+                                " not remove that access (slots 1-9 and admin profiles are not Knocknoc's)." % (
+                                    admin, address, ", ".join(others), result["slot"]))
     return result, warnings

@@ -18,8 +18,18 @@ description:
     belongs to Knocknoc, so a grant replaces whatever address it held. Slots 1-9 are written only with O(baseline).
   - Revoke (O(state=absent)) resets slot 10 to FortiManager's unused value, V(["255.255.255.255", "255.255.255.255"])
     for IPv4 and V(ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128) for IPv6; it never writes an allow-all value. With
-    O(address), only a slot 10 that holds that address is reset (another grant is left alone and reported in a warning);
-    without O(address), both C(trusthost10) and C(ipv6_trusthost10) are reset whatever they hold.
+    O(address), a slot 10 that admits that address is reset - the host itself, or a network that contains it (another
+    grant is left alone and reported in a warning); without O(address), both C(trusthost10) and C(ipv6_trusthost10) are
+    reset whatever they hold.
+  - A revoke fails closed - it succeeds only when a read made by the task shows that slot 10 no longer admits O(address)
+    (the read-back after the update, or the first read when nothing was to change), and returns RV(revoked=true). If a
+    request or the read-back fails, the task fails with the agent error code and says that access may still be open.
+  - A revoke also says where else the administrator may still log in from O(address) - slots 1-9 that admit it (an
+    explicit host, a network around it, or allow-all), or the admin profile's trusted hosts - in RV(still_admitted) and a
+    warning. Those are not Knocknoc's to change, so the task does not fail for them.
+  - FortiManager 7.0.3+ administrators may take their trusted hosts from their admin profile (C(th-from-profile),
+    C(th6-from-profile)); slot 10 of the administrator then does nothing. A grant then fails (agent error 202050) unless
+    O(allow_masked=true), and a revoke checks the profile's trusted hosts for RV(still_admitted).
   - Before writing, the module reads the administrator once. If one of slots 1-9 of the address family allows every
     address (V(0.0.0.0 0.0.0.0) or V(::/0), FortiManager's factory default for slot 1), slot 10 would be masked and a
     grant would give a false sense of control, so a grant fails unless O(allow_masked=true).
@@ -27,6 +37,8 @@ description:
     in the same C(update) as slot 10; the checks above are then made on slots 1-9 as the baseline sets them.
   - After a write the slots written are read back; a value other than the expected one fails with agent error 202050.
   - The API administrator behind O(token) needs the C(Super_User) profile, because only it may change other administrators.
+  - API keys exist from FortiManager 7.2.2 on; FortiManager before 7.2.2 (and FortiManager Cloud) answer every API key
+    with JSON-RPC -11, reported as agent error 202001.
   - O(adom) is not used - administrators are global to FortiManager.
 options:
   admin:
@@ -167,6 +179,23 @@ after:
   returned: always
   type: dict
   sample: {"trusthost10": ["198.51.100.7", "255.255.255.255"]}
+revoked:
+  description:
+    - With O(state=absent), true when a read made by this task shows that slot 10 no longer admits the address (or, without
+      O(address), that both slots 10 are unused). False only in check mode when a change is due. A revoke that cannot be
+      shown fails instead.
+  returned: with O(state=absent)
+  type: bool
+  sample: true
+still_admitted:
+  description:
+    - With O(state=absent) and O(address), the trusted hosts that still admit O(address) after the revoke - slots 1-9 of
+      the administrator (C(trusthost1)...), or C(profile <name> trusthost<N>) when the family's trusted hosts come from the
+      admin profile. Empty when only slot 10 admitted it. Each entry also gives a warning.
+  returned: with O(state=absent) and O(address)
+  type: list
+  elements: str
+  sample: ["trusthost1"]
 diff:
   description: RV(before) and RV(after) as C(before) and C(after), for C(--diff).
   returned: always
@@ -196,7 +225,9 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._trusted_host im
     baseline_slots,
     canonical_address,
     check_admin,
+    check_options,
 )
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
 def main():
@@ -209,10 +240,12 @@ def main():
     )
     module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("state", "present", ["address", "baseline"], True)])
+    check_module(module, "fortimanager_trusted_host")
     params = module.params
     address = baseline = None
     try:
         check_admin(params["admin"])
+        check_options(params["address"], params["state"], params["baseline"])
         address = canonical_address(params["address"]) if params["address"] is not None else None
         baseline = baseline_slots(params["baseline"]) if params["baseline"] is not None else None
     except ValueError as exc:

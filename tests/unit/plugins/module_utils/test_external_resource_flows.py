@@ -251,6 +251,9 @@ class ScriptedFortiManager(object):
             return OK, [{"name": d, "sn": self.serials[d], "vdom": [{"name": v} for v in vdoms]}
                         for d, vdoms in self.adoms[adom]["devices"].items()]
         if parts[:2] == ["dvmdb", "adom"] and parts[3] == "group":
+            if "object member" in (param.get("option") or []):
+                return OK, [{"name": g, "object member": [{"name": d, "vdom": "root"} for d in members]}
+                            for g, members in self.adoms[adom]["groups"].items()]
             return OK, [{"name": g} for g in self.adoms[adom]["groups"]]
         if parts[:2] == ["pm", "pkg"]:
             scope = self.adoms[adom]["pkg"].get(parts[4])

@@ -19,6 +19,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._trusted_host im
     host_value,
     masking_slots,
     plan,
+    check_options,
     read_slots,
     same,
     slot_names,
@@ -261,7 +262,9 @@ def test_read_slots_fills_documented_defaults_for_missing_slots():
     slots = read_slots(fmg, "alice")
     assert slots["trusthost1"] == list(ALLOW_ALL_V4) and slots["ipv6_trusthost1"] == ALLOW_ALL_V6
     assert slots["trusthost2"] == LOOPBACK and slots["trusthost3"] == list(UNUSED_V4)
-    assert fmg.calls == [("get", "/cli/global/system/admin/user/alice", None, slot_names())]
+    # the same get also asks where the trusted hosts come from (th-from-profile, FortiManager 7.0.3+)
+    assert fmg.calls == [("get", "/cli/global/system/admin/user/alice", None,
+                          slot_names() + ["th-from-profile", "th6-from-profile", "profileid"])]
 
 
 def test_read_slots_refuses_another_administrator():
@@ -309,3 +312,109 @@ def test_failed_update_is_202050_unless_auth(code, expected):
     with pytest.raises(KnocknocError) as raised:
         apply(fmg, "alice", IP, "present")
     assert raised.value.code == expected
+
+
+# -- revoke: fail closed (issue 10) ---------------------------------------------------------------------------
+class ProfileManager(FakeManager):
+    """FakeManager with admin profiles (``profiles``) behind /cli/global/system/admin/profile/<name>."""
+
+    def __init__(self, users, profiles=None, **kwargs):
+        super(ProfileManager, self).__init__(users, **kwargs)
+        self.profiles = profiles or {}
+
+    def call(self, method, url, data=None, not_found_code=None, **options):
+        if "/admin/profile/" in url:
+            self.calls.append((method, url, None, options.get("fields")))
+            return dict(self.profiles[url.rsplit("/", 1)[1]])
+        return super(ProfileManager, self).call(method, url, data, not_found_code, **options)
+
+
+@pytest.mark.parametrize("slot10", [["198.51.100.0", "255.255.255.0"], ["0.0.0.0", "0.0.0.0"],
+                                    ["198.51.100.7", "255.255.255.255"]])
+def test_revoke_resets_a_slot_10_that_admits_the_address(slot10):
+    fmg = FakeManager({"alice": dict(controlled(trusthost10=slot10), userid="alice")})
+    result, warnings = apply(fmg, "alice", IP, "absent")
+    assert result["changed"] is True and result["revoked"] is True and result["still_admitted"] == []
+    assert fmg.users["alice"]["trusthost10"] == list(UNUSED_V4)
+    assert [c[0] for c in fmg.calls] == ["get", "update", "get"]
+    assert bool(warnings) == (slot10[1] != "255.255.255.255")  # a network: said so
+
+
+def test_revoke_leaves_a_slot_10_that_does_not_admit_the_address():
+    fmg = FakeManager({"alice": dict(controlled(trusthost10=["203.0.113.0", "255.255.255.0"]), userid="alice")})
+    result, warnings = apply(fmg, "alice", IP, "absent")
+    assert result["changed"] is False and result["revoked"] is True and len(fmg.calls) == 1
+    assert any("left unchanged" in w for w in warnings)
+
+
+@pytest.mark.parametrize("slots,admitted", [
+    ({"trusthost3": [IP, "255.255.255.255"]}, ["trusthost3"]),
+    ({"trusthost2": ["198.51.0.0", "255.255.0.0"]}, ["trusthost2"]),
+    ({"trusthost1": list(ALLOW_ALL_V4), "trusthost5": [IP, "255.255.255.255"]}, ["trusthost1", "trusthost5"]),
+])
+def test_revoke_says_where_slots_1_9_still_admit(slots, admitted):
+    user = dict(controlled(trusthost10=[IP, "255.255.255.255"]), userid="alice")
+    user.update(slots)
+    fmg = FakeManager({"alice": user})
+    result, warnings = apply(fmg, "alice", IP, "absent")
+    assert result["revoked"] is True and result["still_admitted"] == admitted
+    assert any("can still log in from %s through %s" % (IP, ", ".join(admitted)) in w for w in warnings), warnings
+
+
+def test_revoke_checks_the_profile_when_trusted_hosts_come_from_it():
+    user = dict(controlled(trusthost10=[IP, "255.255.255.255"]), userid="alice", profileid="Ops")
+    user["th-from-profile"] = 1
+    fmg = ProfileManager({"alice": user}, {"Ops": {"profileid": "Ops", "trusthost1": list(ALLOW_ALL_V4)}})
+    result, warnings = apply(fmg, "alice", IP, "absent")
+    assert result["revoked"] is True and result["still_admitted"] == ["profile Ops trusthost1"]
+    assert fmg.calls[-1][1] == "/cli/global/system/admin/profile/Ops"
+    assert any("profile Ops trusthost1" in w for w in warnings)
+
+
+def test_grant_refused_when_trusted_hosts_come_from_the_profile():
+    user = dict(controlled(), userid="alice", profileid="Ops")
+    user["th-from-profile"] = 1
+    fmg = FakeManager({"alice": user})
+    with pytest.raises(KnocknocError) as raised:
+        apply(fmg, "alice", IP, "present")
+    assert raised.value.code == 202050 and "th-from-profile" in str(raised.value) and len(fmg.calls) == 1
+    result, warnings = apply(fmg, "alice", IP, "present", allow_masked=True)
+    assert result["changed"] is True and any("profile Ops" in w for w in warnings)
+    # IPv6 takes its own slots (th6-from-profile unset): a grant there is not refused for the IPv4 setting
+    fmg.users["alice"]["ipv6_trusthost1"] = "::1/128"
+    assert apply(fmg, "alice", IP6, "present")[0]["changed"] is True
+
+
+@pytest.mark.parametrize("failure", [
+    KnocknocError(None, "update refused", details={"jsonrpc_code": -1}),
+    KnocknocError(202004, "timed out"),
+    KnocknocError(202150, "malformed"),
+])
+def test_a_failed_revoke_says_access_may_still_be_open(failure):
+    fmg = FakeManager({"alice": dict(controlled(trusthost10=[IP, "255.255.255.255"]), userid="alice")},
+                      fail_update=failure)
+    with pytest.raises(KnocknocError) as raised:
+        apply(fmg, "alice", IP, "absent")
+    err = raised.value
+    assert "access may still be open" in str(err) and err.details["revoked"] is False
+    assert err.code == (202050 if failure.code is None else failure.code)
+
+
+def test_a_revoke_that_did_not_take_fails():
+    fmg = FakeManager({"alice": dict(controlled(trusthost10=[IP, "255.255.255.255"]), userid="alice")}, take=False)
+    with pytest.raises(KnocknocError) as raised:
+        apply(fmg, "alice", IP, "absent")
+    assert raised.value.code == 202050 and "access may still be open" in str(raised.value)
+
+
+@pytest.mark.parametrize("address,state,baseline,ok", [
+    (None, "present", None, False), ("", "present", None, False), ("  ", "absent", None, False),
+    (None, "present", ["127.0.0.1"], True), (None, "absent", None, True), (IP, "present", None, True),
+])
+def test_check_options(address, state, baseline, ok):
+    if ok:
+        check_options(address, state, baseline)
+    else:
+        with pytest.raises(ValueError) as raised:
+            check_options(address, state, baseline)
+        assert str(raised.value).startswith("Option address")
