@@ -56,6 +56,8 @@ class NameKind(object):
         self.label = label
         self.max_len = max_len
         self.pattern = re.compile(r"\A%s%s*%s\Z" % (_FIRST, chars, suffix))
+        self.char = re.compile(r"\A%s\Z" % chars)
+        self.suffix = suffix.replace("\\", "").replace("?", "")  # '$' for administrators, else ''
         self.spaces = " " in chars
         self.note = note
 
@@ -63,7 +65,8 @@ class NameKind(object):
         text = "letters, digits, '_'" + (", '-', '.', ':'" if ":" in self.pattern.pattern else ", '-', '.'")
         if self.spaces:
             text += " and inner spaces"
-        return text + ", starting with a letter, a digit or '_'"
+        text += ", starting with a letter, a digit or '_'"
+        return text + (", optionally ending with %r" % self.suffix if self.suffix else "")
 
 
 NAMES = {
@@ -124,8 +127,8 @@ def _string(option, value):
         raise ValueError("%s is required" % option)
     if not isinstance(value, str):
         raise ValueError("%s must be a string, got %s" % (option, type(value).__name__))
-    if value == "":
-        raise ValueError("%s must not be empty" % option)
+    if not value.strip():
+        raise ValueError("%s must not be empty%s" % (option, " (it holds only whitespace)" if value else ""))
     return value
 
 
@@ -138,8 +141,21 @@ def name(option, value, kind):
         raise ValueError("%s must be %s of at most %d characters, got %d"
                          % (option, rule.label, rule.max_len, len(value)))
     if not rule.pattern.match(value) or value != value.strip() or "  " in value:
-        raise ValueError("%s must be %s: %s (got %s)" % (option, rule.label, rule.allowed(), _shown(value)))
+        raise ValueError("%s must be %s: %s; %s" % (option, rule.label, rule.allowed(), _why(value, rule)))
     return value
+
+
+def _why(value, rule):
+    """What is wrong with a name, for the message."""
+    if value != value.strip():
+        return "%s starts or ends with whitespace" % _shown(value)
+    if "  " in value:
+        return "%s has two spaces in a row" % _shown(value)
+    body = value[:-1] if rule.suffix and value.endswith(rule.suffix) else value
+    for index, char in enumerate(body):
+        if not rule.char.match(char):
+            return "%s must not contain %r (position %d)" % (_shown(value), char, index + 1)
+    return "%s starts with %r" % (_shown(value), value[:1])
 
 
 def prefix(option, value, max_len=PREFIX_MAX):
@@ -261,7 +277,8 @@ def check_url_parts(option, value, path=False):
     except ValueError:
         raise ValueError("%s is not a valid URL (host or port)" % option)
     if parts.username is not None or parts.password is not None:
-        raise ValueError("%s must not contain credentials (user:password@); pass them as options" % option)
+        raise ValueError("%s must not contain credentials (user:password@); pass them as options (username and"
+                         " password, or token)" % option)
     if parts.scheme.lower() != "https":
         raise ValueError("%s must be an https:// URL" % option)
     hostname = parts.hostname or ""
@@ -378,7 +395,7 @@ def _object_name(option, value, params):
         raise ValueError("%s must be a name of at most %d characters for %s, got %d"
                          % (option, rule.max_len, path, len(value)))
     if not rule.pattern.match(value) or value != value.strip() or "  " in value:
-        raise ValueError("%s must be an object name: %s (got %s)" % (option, rule.allowed(), _shown(value)))
+        raise ValueError("%s must be an object name: %s; %s" % (option, rule.allowed(), _why(value, rule)))
     return value
 
 
@@ -400,17 +417,16 @@ def _cmdb_path(option, value):
     """A FortiOS CMDB table path such as ``firewall/address`` or ``firewall.service/custom``."""
     value = _string(option, value)
     if len(value) > 128 or not _CMDB_PATH.match(value):
-        raise ValueError("%s must be a CMDB table path such as firewall/address (lower-case letters, digits, '-',"
-                         " '_' and '.' between words, one '/'), got %s" % (option, _shown(value)))
+        raise ValueError("%s must name a CMDB table such as firewall/address or system/api-user (lower-case letters,"
+                         " digits, '-', '_' and '.' between words, one '/'), got %s" % (option, _shown(value)))
     return value
 
 
 def _fmg_path(option, value):
     """A FortiManager JSON-RPC table URL such as ``/pm/config/adom/{adom}/obj/firewall/address``."""
     value = _string(option, value)
-    segments = value.split("/")
-    if len(value) > 512 or segments[0] != "" or len(segments) < 3 or \
-            not all(_FMG_SEGMENT.match(segment) for segment in segments[1:]):
+    segments = value[1:].split("/") if value.startswith("/") else value.split("/")  # '/' first is optional
+    if len(value) > 512 or len(segments) < 2 or not all(_FMG_SEGMENT.match(segment) for segment in segments):
         raise ValueError("%s must be a JSON-RPC table URL such as /pm/config/adom/{adom}/obj/firewall/address"
                          " ('/'-separated names, no '..' or empty segment), got %s" % (option, _shown(value)))
     return value
@@ -498,7 +514,7 @@ MODULES = {
         "knoc": Rule(_name("knoc"), required=True),
         "username": Rule(_name("user"), required=True),
         "ip": Rule(ip, required=True),
-        "duration_minutes": Rule(lambda option, value: integer(option, value, 1, 525600)),
+        "duration_minutes": Rule(lambda option, value: integer(option, value, 0, 525600)),  # 0: the Knoc's
     },
     "knocknoc_grant_info": {
         "knoc": Rule(_name("knoc"), required=True),
@@ -516,7 +532,7 @@ MODULES = {
         "prefix": Rule(prefix),
         "vdom": Rule(_name("vdom")),
         "description": Rule(_optional_text),
-        "grant_duration_minutes": Rule(lambda option, value: integer(option, value, 1, 525600)),
+        "grant_duration_minutes": Rule(lambda option, value: integer(option, value, 0, 525600)),  # 0: no override
         "allowlist_ip_restrictions": Rule(network, items=True),
         "allowlist_api_key": Rule(token),
     },

@@ -475,7 +475,7 @@ def test_holders_that_would_not_fit_the_comment_change_nothing():
     ({"addresses": ["2001:db8::7"]}, "address_group6 is required"),
     ({"addresses": ["198.51.100.0/24"]}, "addresses"),
     ({"prefix": "k" * 70}, "FortiOS allows 79"),
-    ({"address_group": " "}, "address_group must be"),
+    ({"address_group": " "}, "address_group must not be empty"),
 ])
 def test_validate_refuses(overrides, words):
     with pytest.raises(ValueError) as raised:

@@ -64,10 +64,11 @@ CORPUS = {
                                           "firewall", "firewall/address?x=1", "firewall/address#", "firewall address",
                                           "firewall//address", "Firewall/Address", "firewall/addr\u00e9ss", "."],
     "fmg_path": GENERIC + WRONG_TYPES + [
-        "../..", "/pm/config/../../sys", "pm/config/adom/root/obj/firewall/address", "/pm//config",
+        "../..", "/pm/config/../../sys", "pm/../config/adom/root/obj/firewall/address", "/pm//config",
         "/pm/config/adom/root/obj/firewall/address?x", "/pm/config/adom/r\u00e9/obj", "/", "/pm/./config", "/pm/config/"],
     "port": ["abc", -1, 70000, {"a": 1}],
     "positive": ["abc", 0, -5, {"a": 1}],
+    "minutes": ["abc", -5, 10 ** 7, {"a": 1}],  # 0 means "the default" for the durations
 }
 _extra = os.environ.get("KK_HOSTILE_CORPUS")
 if _extra:
@@ -145,7 +146,7 @@ MODULES = {
     },
     "knocknoc_grant": {
         "base": dict(KK, knoc="edge", username="alice", ip="198.51.100.7"),
-        "options": {"knoc": "name", "username": "user", "ip": "ip", "duration_minutes": "positive"},
+        "options": {"knoc": "name", "username": "user", "ip": "ip", "duration_minutes": "minutes"},
     },
     "knocknoc_grant_info": {
         "base": dict(KK, knoc="edge"),
@@ -156,7 +157,7 @@ MODULES = {
                      device_url="https://fw.example.com"),
         "options": {"name": "name", "device_url": "url", "authorization_token": "token", "adom": "adom",
                     "external_connector_name": "name", "device_targets": "target[]", "address_group": "name",
-                    "prefix": "prefix", "vdom": "vdom", "description": "text", "grant_duration_minutes": "positive",
+                    "prefix": "prefix", "vdom": "vdom", "description": "text", "grant_duration_minutes": "minutes",
                     "allowlist_ip_restrictions": "network[]", "allowlist_api_key": "token"},
     },
 }
@@ -185,6 +186,10 @@ def cases():
             is_list = kind.endswith("[]")
             for value in CORPUS[kind.rstrip("[]")]:
                 yield module, option, ([value] if is_list else value)
+                if is_list and isinstance(value, str) and "," not in value:
+                    # a bare string where a list is expected ('' gave a traceback); Ansible splits it on commas, so
+                    # 'a,b' is a valid list of two and left out
+                    yield module, option, value
 
 
 class Sends(object):
