@@ -26,6 +26,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import (
     secrets_in,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, unverified_devices
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import nul_option
 
 UNVERIFIED_WARNING = (
     "validate_certs=false: the TLS certificate of %s was not verified, so anyone on the network path could pose as it"
@@ -53,6 +54,13 @@ class KnocknocModule(AnsibleModule):
         # Runs before validation (AnsibleModule.__init__ creates no_log_values first): a refused
         # argument is masked in the refusal as well.
         self.no_log_values.update(secrets_in(self.params))
+
+    def _log_invocation(self):
+        # A NUL character makes Ansible's syslog call fail with a message that names no option (W2-C).
+        option = nul_option(self.params)
+        if option:
+            self.fail_json(msg="%s must not contain a NUL character" % option)
+        super(KnocknocModule, self)._log_invocation()
 
     def warn(self, warning, **kwargs):
         super(KnocknocModule, self).warn(redact_allowlist_url(warning), **kwargs)

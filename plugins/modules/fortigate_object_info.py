@@ -94,6 +94,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate impor
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import find_fortigate_entry, fortigate_table
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import hide_secrets
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
 def main():
@@ -103,6 +104,7 @@ def main():
         policyid=dict(type="int"),
     )
     module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
+    check_module(module, "fortigate_object_info")
     p = module.params
     try:
         path, policy = fortigate_table(p["path"], p["name"], p["policyid"])

@@ -238,6 +238,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import 
     table_adom,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import CREATE, DELETE, NONE, plan_object
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 TRUSTHOST_RE = re.compile(r"^trusthost(10|[1-9])$")
 
@@ -379,6 +380,7 @@ def main():
         )),
     )
     module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
+    check_module(module, "fortimanager_object")
     path, key, policy = validate(module)
     try:
         result = run(module, path, key, policy)

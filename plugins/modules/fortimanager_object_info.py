@@ -103,6 +103,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import 
     fortimanager_table,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import hide_secrets
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
 def main():
@@ -113,6 +114,7 @@ def main():
         key_field=dict(type="str", no_log=False),
     )
     module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
+    check_module(module, "fortimanager_object_info")
     p = module.params
     try:
         path, _key, policy = fortimanager_table(p["path"], resolve_option(p, "adom", FORTIMANAGER), p["name"],

@@ -309,6 +309,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._external_resour
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import fortinet_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
 def main():
@@ -330,6 +331,7 @@ def main():
         lock_timeout=dict(type="int", default=30),
     )
     module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
+    check_module(module, "fortinet_external_resource")
     params = module.params
     try:
         validate(params)

@@ -293,6 +293,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._modes import MODES
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.run import invalid_options, run_preflight
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
 def argument_spec():
@@ -324,6 +325,7 @@ def argument_spec():
 
 def main():
     module = KnocknocModule(argument_spec=argument_spec(), supports_check_mode=True)
+    check_module(module, "fortinet_preflight")
     problem = invalid_options(module.params)
     if problem:
         module.fail_json(msg=problem)

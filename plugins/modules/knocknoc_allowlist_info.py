@@ -117,6 +117,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import tls
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import KnocknocClient, knocknoc_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import canonical_entry
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
 def canonical(entry):
@@ -138,11 +139,13 @@ def main():
         username=dict(type="str", default="apikey"),
     )
     module = KnocknocModule(argument_spec, supports_check_mode=True)
+    check_module(module, "knocknoc_allowlist_info")
     p = module.params
     try:
         # The URL is the allowlist itself; the client refuses plain HTTP and user:password@, and scrubs
         # the URL's token from its errors.
-        client = KnocknocClient(p["url"], secrets=allowlist_tokens(p["url"]), **tls_kwargs(resolve_knocknoc_params(p)))
+        client = KnocknocClient(p["url"], secrets=allowlist_tokens(p["url"]), url_path=True,  # one full URL
+                                **tls_kwargs(resolve_knocknoc_params(p)))
         entries = client.allowlist(client.base_url, p["api_key"], p["username"])
     except KnocknocError as err:
         # A URL with credentials must not come back in the module's invocation either.

@@ -152,6 +152,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocs import (
     matching_grants,
     require_knoc,
 )
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
 def run(client, p, check):
@@ -194,6 +195,7 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
     module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
+    check_module(module, "knocknoc_grant")
     try:
         client = KnocknocClient.from_params(module.params)
         result = run(client, module.params, module.check_mode)

@@ -118,6 +118,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocs import (
     matching_grants,
     require_knoc,
 )
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
 def main():
@@ -127,6 +128,7 @@ def main():
         ip=dict(type="str"),
     )
     module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
+    check_module(module, "knocknoc_grant_info")
     p = module.params
     try:
         ip = grant_ip(p["ip"]) if p["ip"] is not None else None

@@ -343,6 +343,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocs import (
     present,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
 def main():
@@ -369,6 +370,7 @@ def main():
         return_allowlist_url=dict(type="bool", default=False),
     )
     module = KnocknocModule(argument_spec, supports_check_mode=True, required_if=[("state", "present", ["mode"])])
+    check_module(module, "knocknoc_knoc")
     p = module.params
     if p["return_allowlist_url"]:
         module.secret_results = ("allowlist_url",)  # asked for; the base redacts it everywhere else
