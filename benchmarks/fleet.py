@@ -38,13 +38,30 @@ sys.path.insert(0, str(ROOT / "lab"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kklab.lab import Lab, fleet_topology  # noqa: E402
-from run import PUSH, RESOURCE, Admin, log, setup_passive  # noqa: E402  (benchmarks/run.py)
+from run import PUSH, RESOURCE, Admin, _session, log, setup_passive  # noqa: E402  (benchmarks/run.py)
 
 COLLECTIONS = ROOT / ".cache" / "collections"
 BIN = Path(sys.executable).parent
 IP = "198.51.100.9"
 FORKS = 25
 FLEET = 200
+
+
+def trust(lab, info):
+    """The trust anchor and certificate name of a device, as lab.json gives them (each appliance
+    has its own certificate: a Fortinet_Factory/Fortinet_Local one is its own anchor)."""
+    return info.get("ca_path") or str(lab.authority.ca_path), info["tls_server_name"]
+
+
+class FleetAdmin(Admin):
+    """run.Admin (the lab-admin key of a FortiGate), verifying the device with its own anchor."""
+
+    def __init__(self, lab, name):  # pylint: disable=super-init-not-called
+        self.device = lab.devices[name]
+        self.info = self.device.describe()
+        self.url = self.device.url
+        ca_path, server_name = trust(lab, self.info)
+        self.session = _session(self.url, server_name, ca_path, self.info["admin_token"])
 
 
 # -- F1 -------------------------------------------------------------------------------------------
@@ -139,8 +156,9 @@ def bench_inventory(lab, runs, workdir):
     log("F2. ansible-inventory --list, fortimanager plugin, fmg1 with %d FortiGates" % FLEET)
     fmg = lab.devices["fmg1"].describe()
     source = workdir / "fleet.fortimanager.yml"
+    ca_path, server_name = trust(lab, fmg)
     source.write_text(json.dumps({"plugin": "knocknoc.fortinet.fortimanager", "url": fmg["url"],
-                                  "ca_path": str(lab.authority.ca_path), "tls_server_name": fmg["serial"]}))
+                                  "ca_path": ca_path, "tls_server_name": server_name}))
     env = _env(workdir, FORTIMANAGER_TOKEN=fmg["tokens"]["kk-readonly"])
     samples = []
     for _run in range(runs):
@@ -169,7 +187,7 @@ DIRECT_PLAY = """- name: One Passive+ grant on every FortiGate of the inventory
         url: "{{ fortigate_url }}"
         token: "{{ fortigate_token }}"
         tls_server_name: "{{ fortigate_tls_server_name }}"
-        ca_path: "{{ ca_path }}"
+        ca_path: "{{ fortigate_ca_path }}"
         retries: 0
         name: %s
         entries: [%s]
@@ -184,14 +202,14 @@ def bench_direct(lab, sizes, runs_for, workdir, admins):
     rows = []
     for size in sizes:
         hosts = names[:size]
-        inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                                      "ca_path": str(lab.authority.ca_path)},
+        inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
                              "hosts": {}}}
         for name in hosts:
             info = lab.devices[name].describe()
-            # Per-host URL and key in a static inventory: the lab's FortiGates each have their own.
+            ca_path, server_name = trust(lab, info)
+            # Per-host URL, key and certificate in a static inventory: each lab FortiGate has its own.
             inventory["all"]["hosts"][name] = {"fortigate_url": info["url"], "fortigate_token": info["tokens"]["kk-passiveplus"],
-                                               "fortigate_tls_server_name": info["tls_server_name"]}
+                                               "fortigate_tls_server_name": server_name, "fortigate_ca_path": ca_path}
         path = workdir / ("direct-%d.json" % size)
         path.write_text(json.dumps(inventory))
         samples = []
@@ -264,8 +282,9 @@ def bench_fortimanager(lab, runs_for, workdir, admins):
     rows = []
     for size, hosts, targets in cases:
         extra = workdir / ("fmg-%d.json" % size)
-        extra.write_text(json.dumps({"fmg_url": fmg["url"], "fmg_serial": fmg["serial"],
-                                     "ca_path": str(lab.authority.ca_path), "targets": targets}))
+        ca_path, server_name = trust(lab, fmg)
+        extra.write_text(json.dumps({"fmg_url": fmg["url"], "fmg_serial": server_name, "ca_path": ca_path,
+                                     "targets": targets}))
         samples = []
         for _run in range(runs_for(size)):
             _reset_counts(lab)
@@ -348,7 +367,7 @@ def main(argv=None):
         try:
             names = sorted(n for n, d in lab.devices.items() if d.kind == "fortigate")
             with ThreadPoolExecutor(8) as pool:
-                admins = dict(zip(names, pool.map(lambda n: Admin(lab, n), names)))
+                admins = dict(zip(names, pool.map(lambda n: FleetAdmin(lab, n), names)))
                 list(pool.map(lambda n: setup_passive(admins[n]), names))
             workdir = workroot / "work"
             workdir.mkdir()
