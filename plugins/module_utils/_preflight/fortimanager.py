@@ -10,7 +10,13 @@ from __future__ import annotations
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigates import resolve_targets
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight import fmg as fmg_reads
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.report import case_hint, find_exact, join
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._trusted_host import SLOT, masking_slots, slot_name
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._trusted_host import (
+    FROM_PROFILE,
+    SLOT,
+    from_profile,
+    masking_slots,
+    slot_name,
+)
 
 
 def check_adom_object(report, fmg, adom, name):
@@ -96,3 +102,15 @@ def check_fmg_admins(report, fmg, usernames):
     report.run("trusted_hosts_ipv6", "(FortiManager) IPv6 Trusted Hosts 1-9 are controlled (not ::/0)", slots_v6,
                "Set IPv6 trusted host 1 to ::1/128 (or a controlled address) so that IPv6 logins are restricted too.",
                severity="warning")
+
+    # th-from-profile / th6-from-profile (FortiManager 7.0.3+): the profile's trusted hosts apply and slot 10 of the
+    # administrator does nothing; an item (warning) only where it happens, so that other reports keep their shape.
+    from_profiles = ["%s: %s from admin profile %s" % (name, " and ".join(
+        "IPv%d trusted hosts" % family for family in (4, 6) if from_profile(user.get(FROM_PROFILE[family]))),
+        user.get("profileid")) for name, user in sorted(found.items())
+        if any(from_profile(user.get(FROM_PROFILE[family])) for family in (4, 6))]
+    if from_profiles:
+        report.add("trusted_hosts_own", "(FortiManager) Administrators use their own trusted hosts (not the profile's)",
+                   False, join(from_profiles),
+                   "Disable th-from-profile (and th6-from-profile) for these administrators: with the admin profile's"
+                   " trusted hosts, Knocknoc's slot 10 of the administrator does nothing.", severity="warning")

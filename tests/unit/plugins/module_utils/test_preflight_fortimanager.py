@@ -140,3 +140,13 @@ def test_no_usernames_skips_and_reads_nothing():
     report, checks, fmg = admins([], [])
     assert checks == {} and fmg.calls == []
     assert report.skipped[0]["reason"] == "no usernames given"
+
+
+def test_trusted_hosts_from_the_profile_warn():
+    # FortiManager 7.0.3+: th-from-profile set -> the profile's trusted hosts apply, slot 10 of the user does nothing
+    profiled = dict(admin("bob"), profileid="Ops", **{"th-from-profile": 1, "th6-from-profile": 0})
+    report, checks, _fmg = admins(["alice", "bob"], [dict(admin("alice"), **{"th-from-profile": 0}), profiled])
+    assert report.ids() == ["usernames", "trusted_hosts", "trusted_hosts_ipv6", "trusted_hosts_own"]
+    own = checks["trusted_hosts_own"]
+    assert own["passed"] is False and own["severity"] == "warning"
+    assert "bob: IPv4 trusted hosts from admin profile Ops" in own["detail"] and "alice" not in own["detail"]
