@@ -38,6 +38,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not a target
     urlsplit = None
 
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import canonical_entry
 
 # -- character classes ----------------------------------------------------------------------------
@@ -364,11 +365,18 @@ def _optional_text(option, value):
 
 
 def _tls_fingerprint(option, value):
-    # SHA-256 in hex, with or without ':' separators, optionally 'sha256:' first (_http.normalize_fingerprint
-    # reads it); anything else here could only be a typo.
-    value = _string(option, value)
-    if not re.match(r"\A(?:sha256[:/=])?[0-9A-Fa-f:]{64,95}\Z", value.strip()):
-        raise ValueError("%s must be a SHA-256 fingerprint in hex (':' separators allowed)" % option)
+    """One SHA-256 pin or a list of them; the rule is ``_http.normalize_fingerprints`` (imported here, when
+    called: _http imports this module)."""
+    from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import normalize_fingerprints  # pylint: disable=import-outside-toplevel
+
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if not isinstance(item, str) or not item.isprintable():
+            raise ValueError("%s must be SHA-256 fingerprints in hex (':' separators allowed)" % option)
+    try:
+        normalize_fingerprints(value)
+    except KnocknocError as err:
+        raise ValueError("%s: %s" % (option, err.cause))
     return value
 
 

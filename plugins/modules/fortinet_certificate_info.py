@@ -221,10 +221,12 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection impo
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
 def main():
     module = KnocknocModule(argument_spec=fortinet_argspec(), supports_check_mode=True)
+    check_module(module, "fortinet_certificate_info")
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=CRYPTOGRAPHY_IMPORT_ERROR)
     try:

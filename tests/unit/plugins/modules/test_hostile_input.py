@@ -139,6 +139,10 @@ MODULES = {
                     "knoc": "name", "knocknoc_url": "url", "knocknoc_token": "token",
                     "knocknoc_tls_server_name": "name", "vdom": "vdom"},
     },
+    "fortinet_certificate_info": {
+        "base": dict(FGT),
+        "options": {"vdom": "vdom", "adom": "adom"},
+    },
     "knocknoc_allowlist_info": {
         "base": {"url": "ALLOWLIST", "api_key": "k3y", "validate_certs": False},
         "options": {"url": "url_path", "api_key": "token", "username": "user"},
@@ -193,7 +197,8 @@ def cases():
 
 
 class Sends(object):
-    """Counts the requests that ``requests.Session.send`` was asked to send (and refuses them)."""
+    """Counts the requests that ``requests.Session.send`` was asked to send, and the TCP connections asked
+    of ``socket.create_connection`` (fortinet_certificate_info's handshake), and refuses them."""
 
     def __init__(self):
         self.count = 0
@@ -203,6 +208,12 @@ class Sends(object):
             self.count += 1
             raise requests.exceptions.ConnectionError("test: no request may be sent (%s)" % request.method)
         return send
+
+    def connect(self):
+        def create_connection(*args, **kwargs):
+            self.count += 1
+            raise ConnectionRefusedError("test: no connection may be opened")
+        return create_connection
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -221,6 +232,7 @@ def sends(monkeypatch):
             monkeypatch.delenv(name)
     counter = Sends()
     monkeypatch.setattr(requests.Session, "send", counter.send())
+    monkeypatch.setattr(socket, "create_connection", counter.connect())
     return counter
 
 
