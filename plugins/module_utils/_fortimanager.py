@@ -243,18 +243,18 @@ class FortiManagerClient(HttpClient):
         result = self.rpc(method, [param], idempotent=idempotent)[0]
         status = result["status"]
         if status.get("code") == NO_PERMISSION:
-            if self.token_refused():
+            # FortiManager 7.4.x refuses parallel key requests at random (fixed in 7.6.2). It refused the request,
+            # so sending it again is safe; after a jittered pause, so that parallel jobs do not collide again.
+            self.sleep(self.refused_retry_after * random.uniform(0.5, 1.0))
+            result = self.rpc(method, [param], idempotent=idempotent)[0]
+            status = result["status"]
+            if status.get("code") == NO_PERMISSION and self.token_refused():
                 raise KnocknocError(202001, cause='JSON-RPC status -11 on %s %s, and on get /sys/status too: the API'
                                     ' key was not accepted' % (method, url),
                                     hint="Check the token (an API key of an api admin whose trusted hosts admit this host)."
                                          " FortiManager before 7.2.2, and FortiManager Cloud, have no API keys.",
                                     details={"jsonrpc_code": -11, "method": method, "url": url},
                                     secrets=self.secrets)
-            # The key is good: a missing permission, or FortiManager 7.4.x refusing parallel key requests
-            # at random (fixed in 7.6.2). FortiManager refused the request, so sending it again is safe.
-            self.sleep(self.refused_retry_after * random.uniform(0.5, 1.0))
-            result = self.rpc(method, [param], idempotent=idempotent)[0]
-            status = result["status"]
         if status.get("code") != 0:
             raise self.jsonrpc_error(method, url, status, not_found_code, code_map)
         return result.get("data")

@@ -444,3 +444,24 @@ def test_fmg_bad_scope_fails_before_any_write(fmg, script, overrides, code, word
     for word in words:
         assert word in str(info.value)
     assert not [c for c in script.calls if c[0] != "get"]
+
+
+@pytest.mark.parametrize("package,targets,vdom,outside", [
+    ("narrow", ["fgt1"], "root", "fgt1 (VDOM root)"),          # not a target of the package
+    ("default", ["fgt1"], "dmz", "fgt1 (VDOM dmz)"),           # the package has fgt1 in VDOM root only
+    ("narrow", ["edge"], "root", None),                         # a group of the package's devices
+    ("by_group", ["fgt2"], "root", None),                       # a device of one of the package's groups
+    ("by_group", ["fgt1"], "root", "fgt1 (VDOM root)"),
+])
+def test_fmg_install_scope_within_the_package_targets(fmg, script, package, targets, vdom, outside):
+    # FortiManager installs a package only on its installation targets (directly or through a device group)
+    script.adoms["root"]["pkg"]["narrow"] = [{"name": "fgt2", "vdom": "root"}]
+    script.adoms["root"]["pkg"]["by_group"] = [{"name": "edge"}]
+    if outside is None:
+        assert run_with(fmg, use_fortimanager=True, package=package, targets=targets, vdom=vdom).install
+        return
+    with pytest.raises(KnocknocError) as info:
+        run_with(fmg, use_fortimanager=True, package=package, targets=targets, vdom=vdom)
+    assert "%s is not an installation target of policy package %s" % (outside, package) in str(info.value)
+    assert info.value.details["outside"] == [outside]
+    assert not [c for c in script.urls() if c.split()[0] in ("add", "update", "exec")]  # nothing written

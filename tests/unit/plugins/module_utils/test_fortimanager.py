@@ -321,3 +321,93 @@ def test_connection_from_params_picks_the_api_and_its_environment(ca_path):
     assert connection_from_params(params, env).base_url == "https://other.example.com"
     err = failure(connection_from_params, dict(params, url=None), {})
     assert "FORTIMANAGER_URL" in str(err)
+
+
+# -- issue 11: FortiManager behaviours the lab switches both ways ------------------------------------------------
+NO_PERMISSION = {"code": -11, "message": "No permission for the resource"}
+
+
+def answers(*replies):
+    """A route answering ``replies`` in turn (the last one again when they run out)."""
+    replies = list(replies)
+
+    def answer(param):
+        return replies.pop(0) if len(replies) > 1 else replies[0]
+    return answer
+
+
+def test_a_lone_minus_11_is_retried_once_after_a_pause(fmg, fake):
+    # FortiManager 7.4.x refuses parallel API-key requests at random (fixed in 7.6.2)
+    pauses = []
+    fmg.sleep = pauses.append
+    fake.routes[("update", "/x")] = answers((NO_PERMISSION, None), (OK, {"name": "x"}))
+    assert fmg.call("update", "/x", data={"a": 1}) == {"name": "x"}
+    assert fake.calls == [("update", "/x"), ("update", "/x")]
+    assert len(pauses) == 1 and 0.5 <= pauses[0] <= 1.0
+
+
+def test_minus_11_twice_keeps_the_202001_202002_split(fmg, fake):
+    fake.routes[("update", "/x")] = (NO_PERMISSION, None)
+    fake.routes[("get", "/sys/status")] = (OK, {"Version": "v7.4.5"})
+    err = failure(fmg.call, "update", "/x", data={"a": 1})
+    assert err.code == 202002
+    assert fake.calls == [("update", "/x"), ("update", "/x"), ("get", "/sys/status")]
+    fake.calls[:] = []
+    fake.routes[("get", "/sys/status")] = (NO_PERMISSION, None)
+    err = failure(fmg.call, "update", "/x", data={"a": 1})
+    assert err.code == 202001 and "before 7.2.2" in err.hint and TOKEN not in str(err)
+
+
+def test_workspace_mode_unreadable_falls_back_to_the_lock(fmg, fake):
+    # as fortinet.fortimanager's check_mode(): -11 on system global skips the check; the lock tells
+    workspace_routes(fake)
+    fake.routes[("get", "/cli/global/system/global")] = (NO_PERMISSION, None)
+    with fmg.workspace("emea") as locked:
+        assert locked is True
+    assert fmg.workspace_mode() == "unknown"
+    fake.routes[("exec", "/dvmdb/adom/root/workspace/lock")] = ({"code": -9, "message": "not in workspace mode"}, None)
+    with fmg.workspace("root") as locked:
+        assert locked is False
+    # neither the mode nor the lock readable: go on without a lock (a write then says -10147 itself)
+    fake.routes[("exec", "/dvmdb/adom/apac/workspace/lock")] = (NO_PERMISSION, None)
+    with fmg.workspace("apac") as locked:
+        assert locked is False
+    assert fake.calls.count(("get", "/cli/global/system/global")) == 1
+
+
+def install_routes(fake):
+    fake.routes[("exec", "/securityconsole/install/package")] = (OK, {"task": 7})
+    fake.routes[("get", "/task/task/7")] = (OK, {"id": 7, "percent": 100, "state": "done", "num_err": 0})
+
+
+@pytest.mark.parametrize("unlocked_by_install", [True, False])
+def test_an_adom_unlocked_by_the_install_is_tolerated(fmg, fake, unlocked_by_install):
+    # FortiManager 7.2.2+ workspace-unlock-after-install: the commit after the install finds no lock
+    workspace_routes(fake)
+    install_routes(fake)
+    if unlocked_by_install:
+        fake.routes[("exec", "/dvmdb/adom/emea/workspace/commit")] = answers(
+            (OK, None), ({"code": -10147, "message": "no write permission"}, None))
+        fake.routes[("get", "/dvmdb/adom/emea/workspace/lockinfo")] = (OK, None)
+    with fmg.open_workspace("emea") as workspace:
+        fmg.call("update", "/pm/config/adom/emea/obj/firewall/address/x", data={"comment": "y"})
+        workspace.commit()
+        fmg.install_package("emea", "default", ["fgt3"])
+    tail = fake.calls[-2:]
+    if unlocked_by_install:
+        assert tail == [("exec", "/dvmdb/adom/emea/workspace/commit"), ("get", "/dvmdb/adom/emea/workspace/lockinfo")]
+        assert workspace.locked is False
+    else:
+        assert tail == [("exec", "/dvmdb/adom/emea/workspace/commit"), ("exec", "/dvmdb/adom/emea/workspace/unlock")]
+
+
+def test_a_failed_commit_still_locked_after_an_install_is_an_error(fmg, fake):
+    workspace_routes(fake)
+    install_routes(fake)
+    fake.routes[("exec", "/dvmdb/adom/emea/workspace/commit")] = ({"code": -1, "message": "runtime error"}, None)
+    fake.routes[("get", "/dvmdb/adom/emea/workspace/lockinfo")] = (OK, [{"lock_user": "knocknoc"}])
+    with pytest.raises(KnocknocError) as info:
+        with fmg.open_workspace("emea"):
+            fmg.install_package("emea", "default", ["fgt3"])
+    assert "runtime error" in info.value.cause
+    assert fake.calls[-1] == ("exec", "/dvmdb/adom/emea/workspace/unlock")
