@@ -12,6 +12,7 @@ import base64
 import copy
 import hashlib
 import ipaddress
+import os
 import re
 import secrets
 import ssl
@@ -28,6 +29,52 @@ FEED_TIMEOUT = 10  # seconds, as Knocknoc's docs give for Fortinet (knocknoc.md 
 FEED_MAX_BYTES = 10 * 1024 * 1024  # D: 10 MB per resource before 7.4.4; also bounds what a poll reads
 LINES_PER_RESOURCE = 131072  # D: per-resource line limit before 7.4.4
 IP_ENTRIES_GLOBAL = 300000  # D: global IP-address entry limit from 7.4.4 (all model classes)
+
+# Fidelity switches (docs/lab.md "Fidelity"): behaviours of real FortiGates that the references leave
+# open or that the lab once guessed. Each default is the stricter or the better-sourced side; the
+# alternate side is what KKLAB_VARIANT=alternate, a topology's "fidelity" dict, or
+# POST /devices/<fgt>/fidelity selects. A lab reset goes back to the topology's (or the variant's) choice.
+FIDELITY = {
+    # C2, real 7.4.2 reply: entries are listed as written (uncompressed IPv6, host bits) / canonical
+    "entries_as_written": (True, False),
+    # unconfirmed: `remove` matches the listed text only / matches by value
+    "remove_matches": ("text", "value"),
+    # C2: `entries` is optional, with `error`, when the feed cannot be read / always listed
+    "entries_on_feed_error": (False, True),
+    # unconfirmed (Knocknoc's Passive+ overlay): pushed entries on a feed-mode resource are listed / not
+    "pushed_listed_on_feed": (True, False),
+    # C1 documents per-command results / a push reply without them (issue 11, 15a)
+    "push_results": (True, False),
+    # J (fortios_monitor_fact) and public samples send protocol numbers: numbers only / names too
+    "policy_lookup_protocol": ("numbers", "names"),
+    # B6: the new key in results.access_token / in results.api_key
+    "generate_key_field": ("access_token", "api_key"),
+    # unconfirmed: the error text of a push command for a resource that does not exist: a text that does
+    # not say so (the module must ask CMDB) / the lab's old text "External resource X does not exist."
+    "push_missing_text": ("Failed to process command.", "External resource {name} does not exist."),
+    # C2 (http_status_code 304 in a real reply): polls are conditional (ETag / Last-Modified) and a 304
+    # keeps the list, pushed entries included / every poll downloads and replaces the list
+    "conditional_poll": (True, False),
+}
+
+
+def fidelity_settings(chosen=None, environ=None):
+    """The switches: defaults, the alternate side for KKLAB_VARIANT=alternate, then ``chosen``
+    (a topology's ``fidelity`` dict or a control call; unknown keys or values are refused)."""
+    environ = os.environ if environ is None else environ
+    variant = environ.get("KKLAB_VARIANT", "default") or "default"
+    if variant not in ("default", "alternate"):
+        raise ValueError("KKLAB_VARIANT must be default or alternate, got %r" % variant)
+    out = dict((key, sides[1] if variant == "alternate" else sides[0]) for key, sides in FIDELITY.items())
+    for key, value in (chosen or {}).items():
+        if key not in FIDELITY:
+            raise ValueError("unknown fidelity switch %r (known: %s)" % (key, ", ".join(sorted(FIDELITY))))
+        if key != "push_missing_text" and value not in FIDELITY[key]:
+            raise ValueError("fidelity switch %s takes %s, got %r" % (key, " or ".join(map(repr, FIDELITY[key])),
+                                                                     value))
+        out[key] = value
+    return out
+
 
 # Builds of the releases the lab topologies use; other versions get a stable made-up number.
 BUILDS = {"6.2.3": 1066, "6.4.4": 1803, "7.0.12": 523, "7.2.0": 1157, "7.2.1": 1254, "7.2.4": 1396,
@@ -328,7 +375,7 @@ class ResourceState:
     """Runtime (not CMDB) state of one external resource: its entries and last poll."""
 
     def __init__(self):
-        self.entries = {}  # key -> [entry text, valid, span]; insertion order = line order
+        self.entries = {}  # key -> [entry text, valid, span, pushed]; insertion order = line order
         self.status = "unavailable"
         self.resource_file_status = "unavailable"
         self.error = ""
@@ -338,22 +385,27 @@ class ResourceState:
         self.last_conn_success_time = 0
         self.last_content_update_time = 0
         self.content_hash = None
+        self.validators = {}  # ETag / Last-Modified of the last download (conditional polls)
         self.next_due = 0.0  # lab time; 0 = poll on the next tick
         self.polling = False
         self.refresh_state = None  # status of the last monitor refresh request
 
-    def set_lines(self, rtype, lines):
+    def set_lines(self, rtype, lines, as_written=True):
         self.entries = {}
         for n, line in enumerate(lines):
             key, text, valid, span = parse_feed_line(rtype, line)
-            self.entries[key if valid else ("invalid", n)] = [text, valid, span]
+            if valid and as_written:
+                text = line.strip()
+            self.entries[key if valid else ("invalid", n)] = [text, valid, span, False]
 
 
 class FortiGate(Device):
     kind = "fortigate"
 
-    def __init__(self, lab, name, serial, version, vdoms):
+    def __init__(self, lab, name, serial, version, vdoms, fidelity=None):
         super().__init__(lab, name, serial, version)
+        self.fidelity_choice = dict(fidelity or {})
+        self.fidelity = fidelity_settings(self.fidelity_choice)
         self.vdoms = list(vdoms or ["root"])
         self.management_vdom = "root" if "root" in self.vdoms else self.vdoms[0]
         self.build = BUILDS.get(version, 1000 + int(hashlib.md5(version.encode()).hexdigest()[:3], 16))
@@ -365,12 +417,14 @@ class FortiGate(Device):
 
     @classmethod
     def from_topology(cls, lab, spec):
-        return cls(lab, spec["name"], spec["serial"], spec["version"], spec.get("vdoms") or ["root"])
+        return cls(lab, spec["name"], spec["serial"], spec["version"], spec.get("vdoms") or ["root"],
+                   spec.get("fidelity"))
 
     # -- seed state ---------------------------------------------------------------------------
     def reset(self):
         with self.lock:
             self.generation += 1  # a poll in flight must not write into the fresh state
+            self.fidelity = fidelity_settings(getattr(self, "fidelity_choice", None))
             self.revision_seq = 0
             self.revision = self._revision_hash()
             self.global_tables = {key: {} for key, t in TABLES.items() if t.scope == "global"}
@@ -521,7 +575,7 @@ class FortiGate(Device):
         with self.lock:
             tokens = self.tokens
         info.update({"vdoms": list(self.vdoms), "hostname": self.name, "build": self.build,
-                     "tokens": tokens, "admin_token": tokens.get("lab-admin")})
+                     "tokens": tokens, "admin_token": tokens.get("lab-admin"), "fidelity": dict(self.fidelity)})
         return info
 
     def dump(self):
@@ -539,6 +593,10 @@ class FortiGate(Device):
             return out
 
     def control(self, action, method, body):
+        if action == "fidelity":
+            if method == "POST":  # until the next reset
+                self.fidelity = fidelity_settings(dict(self.fidelity, **(body or {})))
+            return dict(self.fidelity)
         if action == "poll" and method == "POST":
             body = body or {}
             with self.lock:
@@ -593,7 +651,8 @@ class FortiGate(Device):
                 jobs.append({"vdom": vdom, "name": name, "generation": self.generation, "url": obj["resource"],
                              "username": obj["username"], "password": obj["password"], "type": obj["type"],
                              "check": obj.get("server-identity-check", "none"),
-                             "user_agent": obj["user-agent"] or "curl/7.58.0"})
+                             "user_agent": obj["user-agent"] or "curl/7.58.0",
+                             "validators": dict(state.validators) if self.fidelity["conditional_poll"] else {}})
         for job in jobs:
             try:
                 outcome = self._fetch(job)
@@ -618,10 +677,19 @@ class FortiGate(Device):
         if job["username"] or job["password"]:
             pair = ("%s:%s" % (job["username"], job["password"])).encode("utf-8")
             request.add_header("Authorization", "Basic " + base64.b64encode(pair).decode("ascii"))
+        # Conditional poll (fidelity conditional_poll): the validators of the last download.
+        if job["validators"].get("etag"):
+            request.add_header("If-None-Match", job["validators"]["etag"])
+        if job["validators"].get("last_modified"):
+            request.add_header("If-Modified-Since", job["validators"]["last_modified"])
         try:
             with opener.open(request, timeout=FEED_TIMEOUT) as reply:
+                job["new_validators"] = {"etag": reply.headers.get("ETag"),
+                                         "last_modified": reply.headers.get("Last-Modified")}
                 return ("ok", reply.status, reply.read(FEED_MAX_BYTES + 1), "")
         except urllib.error.HTTPError as exc:
+            if exc.code == 304 and job["validators"]:
+                return ("not_modified", 304, None, "")
             return ("error", exc.code, None, "HTTP %d %s" % (exc.code, exc.reason))
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
@@ -646,13 +714,20 @@ class FortiGate(Device):
                 lines = [ln for ln in body.decode("utf-8", "replace").splitlines()
                          if ln.strip() and not ln.strip().startswith("#")]
                 # A good download replaces the list: entries pushed since the last poll are gone.
-                state.set_lines(job["type"], lines)
+                state.set_lines(job["type"], lines, self.fidelity["entries_as_written"])
+                state.validators = dict((k, v) for k, v in job.get("new_validators", {}).items() if v)
                 if digest != state.content_hash:
                     state.last_content_update_time = now
                     state.content_hash = digest
                 state.status, state.resource_file_status = "success", "downloaded"
                 state.error, state.error_code = "", 0
                 state.http_status_code = http_code
+                state.last_conn_success_time = now
+            elif kind == "not_modified":
+                # 304: the list is not replaced (entries pushed since the last download stay).
+                state.status, state.resource_file_status = "success", "downloaded"
+                state.error, state.error_code = "", 0
+                state.http_status_code = 304
                 state.last_conn_success_time = now
             else:
                 # A failed poll keeps the last list (knocknoc.md 2.5: "FortiGate feeds keep the last download").
@@ -663,7 +738,7 @@ class FortiGate(Device):
                 if state.resource_file_status != "downloaded":
                     state.resource_file_status = "unavailable"
             if state.refresh_state == "pending":
-                state.refresh_state = "finished" if kind == "ok" else "error"
+                state.refresh_state = "finished" if kind in ("ok", "not_modified") else "error"
             result.update(status=state.status, error=state.error, http_status_code=state.http_status_code,
                           entries=len(state.entries))
             return result
@@ -1427,8 +1502,10 @@ class FortiGate(Device):
         for command in commands:
             results.append(self._apply_command(vdom, command))
         status = "success" if any(r["status"] == "success" for r in results) else "error"
-        return Response(200, self._monitor_env(request, vdom, "system", "external-resource", "dynamic",
-                                               results, status=status))
+        body = self._monitor_env(request, vdom, "system", "external-resource", "dynamic", results, status=status)
+        if not self.fidelity["push_results"] and status == "success":
+            body.pop("results", None)  # issue 11, 15a: a reply without per-command results
+        return Response(200, body)
 
     def _apply_command(self, vdom, command):
         name, verb = command.get("name"), command.get("command")
@@ -1437,7 +1514,8 @@ class FortiGate(Device):
         # unconfirmed in the reference: the error texts; short messages chosen.
         obj = self._resource(vdom, name) if isinstance(name, str) else None
         if obj is None:
-            return dict(result, status="error", error="External resource %s does not exist." % name,
+            text = self.fidelity["push_missing_text"]
+            return dict(result, status="error", error=text.format(name=name) if text else "",
                         invalidEntries=[])
         if verb not in ("add", "remove", "snapshot"):
             return dict(result, status="error", error="Invalid command %s." % verb, invalidEntries=[])
@@ -1451,17 +1529,21 @@ class FortiGate(Device):
                 continue
             key, text, ok, span = parse_feed_line(obj["type"], entry)
             if ok:
-                valid.append((key, text, span))
+                valid.append((key, entry.strip() if self.fidelity["entries_as_written"] else text, span))
             else:
                 invalid.append(entry)
         if verb == "snapshot":
             state.entries = {}
         if verb in ("add", "snapshot"):
             for key, text, span in valid:
-                state.entries.setdefault(key, [text, True, span])
-        else:
+                state.entries.setdefault(key, [text, True, span, True])
+        elif self.fidelity["remove_matches"] == "value":
             for key, _unused, _unused2 in valid:
                 state.entries.pop(key, None)
+        else:  # only an entry listed with exactly this text goes
+            for key, text, _unused in valid:
+                if key in state.entries and state.entries[key][0] == text:
+                    del state.entries[key]
         return dict(result, status="success", invalidEntries=invalid)
 
     def _accepted(self):
@@ -1497,11 +1579,11 @@ class FortiGate(Device):
         take, _unused = accepted.get((vdom, name), (0, None))
         out = []
         if self.version_at_least("7.4.4"):
-            for text, ok, span in state.entries.values():
+            for text, ok, span, _pushed in state.entries.values():
                 if ok and len(out) < take:
                     out.append(span)
         else:
-            for i, (text, ok, span) in enumerate(state.entries.values()):
+            for i, (text, ok, span, _pushed) in enumerate(state.entries.values()):
                 if i >= take:
                     break
                 if ok:
@@ -1513,7 +1595,10 @@ class FortiGate(Device):
         state = self.resources.setdefault((vdom, name), ResourceState())
         accepted = self._accepted()
         take, limit = accepted.get((vdom, name), (0, None))
-        entries = [{"entry": text, "valid": ok} for text, ok, _unused in state.entries.values()]
+        # Pushed entries on a feed-mode resource may not be listed (fidelity pushed_listed_on_feed).
+        hide = self._is_feed(obj) and not self.fidelity["pushed_listed_on_feed"]
+        listed = [e for e in state.entries.values() if not (hide and e[3])]
+        entries = [{"entry": text, "valid": ok} for text, ok, _unused, _pushed in listed]
         valid_count = sum(1 for e in entries if e["valid"])
         total = valid_count if self.version_at_least("7.4.4") else len(entries)
         if obj["status"] == "disable":
@@ -1535,7 +1620,7 @@ class FortiGate(Device):
         if q.get("entry"):
             wanted = parse_entry(q["entry"]) if obj["type"] == "address" else None
             matched = []
-            for text, ok, span in state.entries.values():
+            for text, ok, span, _pushed in listed:
                 covers = bool(wanted and span and span[0] == wanted[1][0]
                               and span[1] <= wanted[1][1] and wanted[1][2] <= span[2])
                 if text == q["entry"].strip() or covers:
@@ -1543,7 +1628,9 @@ class FortiGate(Device):
             entries = matched
             results.update(matched_valid=sum(1 for e in matched if e["valid"]),
                            matched_invalid=sum(1 for e in matched if not e["valid"]))
-        if not (as_bool(q.get("status_only", "")) or as_bool(q.get("counts_only", ""))):
+        # C2: `entries` is optional; with `error` when the feed cannot be read (fidelity entries_on_feed_error).
+        unreadable = self._is_feed(obj) and state.status == "error" and not self.fidelity["entries_on_feed_error"]
+        if not (as_bool(q.get("status_only", "")) or as_bool(q.get("counts_only", "")) or unreadable):
             start, count = _int(q.get("start"), 0), _int(q.get("count"), 0)
             if start > 0 or count > 0:
                 entries = entries[max(start, 0):(max(start, 0) + count) if count > 0 else None]
@@ -1596,7 +1683,7 @@ class FortiGate(Device):
         users[name]["api-key"] = key  # B6: the new key replaces the old one
         self._bump()
         return Response(200, self._monitor_env(request, vdom, "system", "api-user", "generate-key",
-                                               {"access_token": key}))
+                                               {self.fidelity["generate_key_field"]: key}))
 
     # -- policy lookup ---------------------------------------------------------------------------
     def _policy_lookup(self, request, vdom):
@@ -1621,6 +1708,8 @@ class FortiGate(Device):
         if q["srcintf"] not in self.global_tables["system/interface"]:
             raise FosError(424)
         protocol = {"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132, "icmp6": 58}.get(q["protocol"].lower())
+        if protocol is not None and self.fidelity["policy_lookup_protocol"] == "numbers":
+            raise FosError(424)  # real calls send numbers (J); names are not known to work
         if protocol is None:
             protocol = _int(q["protocol"], -1)
             if not 0 <= protocol <= 255:

@@ -374,10 +374,27 @@ def dynamic_push_call(commands):
                        idempotent=True, read=read_push_results)
 
 
+# IP protocol numbers for the names policy lookup callers may give; FortiOS is sent the number, as
+# Fortinet's own clients do (reference J), since names are not known to work on real devices (issue 11).
+PROTOCOL_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "icmp6": 58, "ipv6-icmp": 58, "sctp": 132}
+
+
+def protocol_number(protocol):
+    """``protocol`` (a name of :data:`PROTOCOL_NUMBERS` or a number 0-255) as its number; ValueError else."""
+    text = str(protocol).strip().lower()
+    if text in PROTOCOL_NUMBERS:
+        return PROTOCOL_NUMBERS[text]
+    if text.isdigit() and 0 <= int(text) <= 255:
+        return int(text)
+    raise ValueError("protocol must be one of %s or a number from 0 to 255, got %r"
+                     % (", ".join(sorted(PROTOCOL_NUMBERS)), protocol))
+
+
 def policy_lookup_call(srcintf, sourceip, dest, protocol="tcp", destport=None, sourceport=None, **extra):
     """FortiOS' Policy Lookup (parameter names as in Fortinet's ``fortios_monitor_fact`` selector
-    ``firewall_policy-lookup``); the value is ``results`` (``policy_id`` 0 = implicit deny)."""
-    params = {"srcintf": srcintf, "sourceip": sourceip, "dest": dest, "protocol": protocol}
+    ``firewall_policy-lookup``); the value is ``results`` (``policy_id`` 0 = implicit deny).
+    ``protocol`` may be a name (``tcp``) or a number; the number is sent."""
+    params = {"srcintf": srcintf, "sourceip": sourceip, "dest": dest, "protocol": protocol_number(protocol)}
     if destport is not None:
         params["destport"] = destport
     if sourceport is not None:

@@ -224,6 +224,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate impor
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import find_fortigate_entry, fortigate_table
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import CREATE, DELETE, NONE, plan_object
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 # Empty address groups exist only from FortiOS 7.2.0 (reference B3).
 GROUP_TABLES = frozenset(("firewall/addrgrp", "firewall/addrgrp6"))
@@ -275,10 +276,12 @@ def refuse_empty_group(client, path, body, name):
 def generate_key(client, mkey, vdom):
     envelope = client.monitor_post("system/api-user/generate-key", {"api-user": mkey}, vdom=vdom)
     results = envelope.get("results") if isinstance(envelope.get("results"), dict) else {}
-    # reference B6: the new key is at results.access_token [S]
-    key = results.get("access_token")
-    if not key:
-        raise KnocknocError(202150, cause="generate-key for %s returned no access_token" % mkey)
+    # reference B6: the new key is at results.access_token [S]; some FortiOS replies carry it as api_key
+    # (issue 11). The old key is gone by now, so either field is taken.
+    key = results.get("access_token") or results.get("api_key")
+    if not isinstance(key, str) or not key:
+        raise KnocknocError(202150, cause="generate-key for %s returned no key (neither access_token nor api_key);"
+                            " the old key no longer works" % mkey)
     client.add_secret(key)
     return key
 
@@ -351,6 +354,7 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
     module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True)
+    check_module(module, "fortigate_object")
     path, policy = validate(module)
     try:
         result = run(module, path, policy)

@@ -35,7 +35,8 @@ options:
     required: true
   protocol:
     description:
-      - The IP protocol, by name (V(tcp), V(udp), V(icmp)) or number.
+      - The IP protocol, by name (V(tcp), V(udp), V(icmp), V(icmp6), V(sctp)) or number (0-255). FortiOS is always sent
+        the number (C(protocol=6)), as Fortinet's own clients do.
     type: str
     default: tcp
   destination_port:
@@ -115,8 +116,9 @@ import ipaddress
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import fortigate_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiGateClient, protocol_number
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
 def _address(module, option):
@@ -138,11 +140,16 @@ def main():
         ),
         supports_check_mode=True,
     )
+    check_module(module, "fortigate_policy_lookup_info")
     source = _address(module, "source")
     destination = _address(module, "destination")
     if ipaddress.ip_address(source).version != ipaddress.ip_address(destination).version:
         module.fail_json(msg="source and destination must be of the same address family")
     params = module.params
+    try:
+        protocol_number(params["protocol"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     try:
         client = FortiGateClient.from_params(params)
         results = client.policy_lookup(params["source_interface"], source, destination,

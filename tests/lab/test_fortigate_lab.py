@@ -39,7 +39,10 @@ def fgt_lab(tmp_path_factory):
 
 
 @pytest.fixture
-def lab(fgt_lab):
+def lab(fgt_lab, monkeypatch):
+    # These tests describe the default side of every fidelity switch (KKLAB_VARIANT=alternate flips them
+    # for the module suites); test_fortigate_fidelity.py covers the other side.
+    monkeypatch.setenv("KKLAB_VARIANT", "default")
     fgt_lab.reset()
     for device in fgt_lab.devices.values():
         device.line_limit, device.ip_entry_limit = 131072, 300000

@@ -153,7 +153,7 @@ def test_entry_list_and_policy_lookup(fgt, server):
     server.script(envelope(results={"success": True, "policy_id": 3}))
     assert fgt.policy_lookup("port1", "203.0.113.5", "10.0.0.10", destport=443)["policy_id"] == 3
     assert server.requests[-1].path == ("/api/v2/monitor/firewall/policy-lookup?vdom=root&srcintf=port1"
-                                        "&sourceip=203.0.113.5&dest=10.0.0.10&protocol=tcp&destport=443")
+                                        "&sourceip=203.0.113.5&dest=10.0.0.10&protocol=6&destport=443")
 
 
 def test_malformed_envelope_is_202150(fgt, server):
