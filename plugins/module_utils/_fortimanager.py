@@ -302,7 +302,7 @@ class FortiManagerClient(HttpClient):
             ``/api/v2/monitor/system/external-resource/dynamic?vdom=root``.
         :param targets: list of ``adom/<adom>/device/<name>`` / ``adom/<adom>/group/<group>``
             (default: ``All_FortiGate`` of the client's ADOM).
-        :param timeout: seconds FortiManager waits for the devices (default :attr:`proxy_timeout`).
+        :param timeout: seconds FortiManager waits for the devices (default and upper bound :attr:`proxy_timeout`).
         :param idempotent: allow HTTP-level retries (default: True for get/put/delete).
         :returns: one dict per device: ``target`` (device name), ``status_code`` and
             ``status_message`` (FortiManager's per-device status), ``response`` (the FortiGate's
@@ -317,7 +317,9 @@ class FortiManagerClient(HttpClient):
                 "target": list(targets) if targets else [group_target(self.adom)]}
         if payload is not None:
             data["payload"] = payload
-        data["timeout"] = int(self.proxy_timeout if timeout is None else timeout)
+        # Never at or above this client's own read timeout (FortiManager's default, without one, is 60 s): a slow
+        # device must be reported by FortiManager, per device, before the whole call times out here.
+        data["timeout"] = int(self.proxy_timeout if timeout is None else max(1, min(timeout, self.proxy_timeout)))
         items = self.call("exec", "/sys/proxy/json", data=data, not_found_code=202101, idempotent=idempotent)
         if items is None:
             items = []

@@ -148,9 +148,13 @@ def test_proxy_returns_per_target_results(fmg, fake):
             {"target": "fgt4", "status": OK, "response": {"status": "success", "results": []}},
         ]
     fake.routes[("exec", "/sys/proxy/json")] = proxy
-    items = fmg.proxy("post", "/api/v2/monitor/system/external-resource/dynamic?vdom=root", payload, timeout=30)
+    items = fmg.proxy("post", "/api/v2/monitor/system/external-resource/dynamic?vdom=root", payload, timeout=3)
     assert seen == [{"action": "post", "resource": "/api/v2/monitor/system/external-resource/dynamic?vdom=root",
-                     "target": ["adom/root/group/All_FortiGate"], "payload": payload, "timeout": 30}]
+                     "target": ["adom/root/group/All_FortiGate"], "payload": payload, "timeout": 3}]
+    # a timeout at or above the client's own is brought below it: FortiManager must answer for a slow device first
+    fmg.proxy("post", "/api/v2/monitor/system/external-resource/dynamic?vdom=root", payload, timeout=300)
+    fmg.proxy("get", "/api/v2/monitor/system/status")
+    assert [data["timeout"] for data in seen[1:]] == [fmg.proxy_timeout] * 2 and fmg.proxy_timeout < fmg.timeout
     assert [(i["target"], i["ok"], i["http_status"], i["status_code"]) for i in items] == [
         ("fgt1", True, 200, 0), ("fgt2", False, 404, 0), ("fgt3", False, None, -20042), ("fgt4", True, 200, 0)]
     assert items[0]["response"]["results"] == [{"status": "success"}]
