@@ -415,6 +415,7 @@ def sync_entries(fortigates, name, wanted, state="present", exclusive=False, che
                and (t.send.changed or (exclusive and t.current is None))]
     if planned and not check_mode:
         push(fortigates, planned, name, wanted, exclusive)
+        confirm_missing(fortigates, [t for t in planned if t.error is not None and t.error.details.get("results")], name)
         pushed = [t for t in planned if t.pushed]
         read_back(fortigates, pushed, name)
         for target in pushed:
@@ -423,6 +424,22 @@ def sync_entries(fortigates, name, wanted, state="present", exclusive=False, che
     for target in targets:
         _settle(target, wanted, state, exclusive, check_mode)
     return targets
+
+
+def confirm_missing(fortigates, targets, name):
+    """Targets whose push commands FortiOS refused: ask CMDB whether the resource exists (one request) and
+    make the error 202102 when it does not. The refusal's text says nothing reliable (its wording is not
+    documented), the configuration does."""
+    if not targets:
+        return
+    outcomes = dict((o.target, o) for o in fortigates.only([t.label for t in targets]).get_entry(
+        "system/external-resource", name))
+    for target in targets:
+        outcome = outcomes.get(target.label)
+        if outcome is not None and outcome.ok and outcome.value is None and target.error.code != 202102:
+            target.error = KnocknocError(202102, cause="%s refused the push: external resource %r does not exist"
+                                         " in its configuration" % (target.label, name),
+                                         details=dict(target.error.details, target=target.label, name=name))
 
 
 def polled_resources(fortigates, targets, name):

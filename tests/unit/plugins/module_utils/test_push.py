@@ -57,6 +57,11 @@ class SimFortiGate(object):
             accepted = len(listed) if self.limit is None else min(self.limit, len(listed))
             return self.envelope(results={"entries": [{"entry": e, "valid": True} for e in listed],
                                           "overflow": accepted < len(listed), "accepted_count": accepted})
+        if call.path.startswith("/api/v2/cmdb/system/external-resource/"):
+            mkey = call.path.rsplit("/", 1)[1]
+            if mkey not in self.lists:
+                return self.envelope(404)
+            return self.envelope(results=[{"name": mkey, "type": "address", "update-method": "push"}])
         if self.body_limit is not None and len(json.dumps(call.body)) > self.body_limit:
             return 413, {"status": "error", "http_status": 413}
         self.pushes.append(call.body["commands"])
@@ -195,6 +200,22 @@ def test_a_push_refused_after_the_read_is_202102():
     device.answer = vanish
     target = sync_entries(fortigates, NAME, frozenset(["192.0.2.1"]))[0]
     assert target.error.code == 202102 and "refused the push" in target.error.cause
+    # The refusal's text does not say why: CMDB does (one more request, only after a refusal).
+    device.lists[NAME] = []
+    requests = len(fortigates.requests)
+
+    def vanish_quietly(call):
+        if call.method == "POST":
+            device.lists.pop(NAME, None)
+            return device.envelope(status="error", results=[{"name": NAME, "command": "add", "status": "error",
+                                                             "error": "Failed to process command."}])
+        return original(call)
+    device.answer = vanish_quietly
+    target = sync_entries(fortigates, NAME, frozenset(["192.0.2.1"]))[0]
+    assert target.error.code == 202102 and "does not exist in its configuration" in target.error.cause
+    assert [r[:2] for r in fortigates.requests[requests:]][-2:] == [
+        ("GET", "/api/v2/cmdb/system/external-resource/" + NAME),
+        ("GET", "/api/v2/monitor/system/external-resource/entry-list")]
 
 
 def test_firmware_without_the_push_api_is_said_plainly():
