@@ -58,6 +58,7 @@ ALLOW_ALL_V4 = ["0.0.0.0", "0.0.0.0"]
 UNUSED_V6 = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"
 SLOTS = range(1, 11)
 
+
 # -- lab switches (docs/lab.md "Fidelity"; variants.py) -----------------------------------------------
 def _version_in(low, high):
     def test(device):
