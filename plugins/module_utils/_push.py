@@ -121,6 +121,8 @@ class PushTarget(object):
         self.accepted = False  # a push reply said success
         self.unconfirmed = False  # a push reply without per-command results (the read-back decides)
         self.rejected = []  # invalidEntries of the push replies
+        self.overflow = False  # the last list read was over the entry limit
+        self.unlisted_accepted = frozenset()  # accepted by a push reply, not rejected, yet not listed after
         self.revoke = False  # state=absent or exclusive: entries must be shown gone, or the target fails
         self.proved = None  # for a revoke: the device showed that no entry to revoke is listed
         self.added = frozenset()
@@ -152,6 +154,7 @@ class PushTarget(object):
                 name, " (FortiOS says: %s)" % error if error else "")
             return None, None
         self.unlisted = None
+        self.overflow = bool(outcome.value.get("overflow"))
         return in_force(outcome.value, self.version), spellings(outcome.value)
 
     def spell(self, entry):
@@ -287,7 +290,14 @@ def check_stuck(target, wanted, state, exclusive):
     if extra:
         parts.append("%d entr%s still listed (%s)" % (
             len(extra), "y is" if len(extra) == 1 else "ies are", _listing(extra)))
-    if target.rejected:
+    rejected = frozenset(device_entry(str(e)) for e in target.rejected)
+    if missing and target.accepted and not target.overflow and not missing & rejected:
+        # The push reply accepted them and the list is not full: FortiOS may keep pushed entries of a
+        # resource with update method feed without listing them. In force or not, the list cannot show it.
+        target.unlisted_accepted = missing
+        parts.append("the FortiGate accepted the push but does not list them (FortiOS may not list pushed"
+                     " entries on a resource with update method feed), so they cannot be confirmed")
+    elif target.rejected:
         parts.append("the FortiGate rejected %s" % ", ".join(str(e) for e in target.rejected[:10]))
     elif missing:
         parts.append("the list may be full (entry limit reached)")
@@ -477,7 +487,7 @@ def summary(targets, check_mode, diff=False):
             before[target.label] = sorted_entries(target.current)
             after[target.label] = sorted_entries(target.final)
         # A push the device accepted is a change even when the read-back could not show it.
-        changed = bool(target.added or target.removed) or bool(
+        changed = bool(target.added or target.removed or target.unlisted_accepted) or bool(
             target.accepted and target.after is None and target.plan is not None and target.plan.changed)
         results.append({
             "target": target.label,
@@ -487,7 +497,8 @@ def summary(targets, check_mode, diff=False):
             "removed": sorted_entries(target.removed),
             "entries_before": len(target.current) if target.current is not None else None,
             "entries_after": len(target.final) if target.final is not None else None,
-            "verified": bool(target.after is not None or (not target.pushed and target.current is not None)),
+            "verified": bool((target.after is not None and not target.unlisted_accepted)
+                             or (not target.pushed and target.current is not None)),
             "revoked": target.proved if target.revoke else None,
             "poll_interval": target.poll_minutes,
             "error_code": target.error.code if target.error is not None else None,

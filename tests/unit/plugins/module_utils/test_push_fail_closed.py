@@ -130,8 +130,12 @@ def test_a_grant_whose_read_back_fails_is_still_a_change():
 def test_a_revoke_pushes_remove_even_when_nothing_is_listed():
     """Pushed entries may be in force without being listed (feed-mode resources): a revoke removes anyway."""
     device = Variant("fgt1", hidden=True)
-    sync_entries(SimFleet([device]), NAME, frozenset([IP]))  # the grant: in force, never listed
+    granted = sync_entries(SimFleet([device]), NAME, frozenset([IP]))  # the grant: in force, never listed
     assert device.lists[NAME] == [] and device.in_force()
+    # Said as it is: accepted (a change), not confirmed by the list (202100, verified false).
+    result = summary(granted, check_mode=False)
+    assert result["changed"] is True and result["results"][0]["verified"] is False
+    assert granted[0].error.code == 202100 and "cannot be confirmed" in granted[0].error.cause
     targets = sync_entries(SimFleet([device]), NAME, frozenset([IP]), state="absent")
     assert not device.in_force() and targets[0].proved is True
     result = summary(targets, check_mode=False)
