@@ -12,7 +12,6 @@ import base64
 import copy
 import hashlib
 import ipaddress
-import os
 import re
 import secrets
 import ssl
@@ -21,6 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 
+from . import variants
 from .core import Device, Response
 
 MASKED = "ENC XXXX"  # A10: how FortiOS reads back password-type fields
@@ -30,50 +30,48 @@ FEED_MAX_BYTES = 10 * 1024 * 1024  # D: 10 MB per resource before 7.4.4; also bo
 LINES_PER_RESOURCE = 131072  # D: per-resource line limit before 7.4.4
 IP_ENTRIES_GLOBAL = 300000  # D: global IP-address entry limit from 7.4.4 (all model classes)
 
-# Fidelity switches (docs/lab.md "Fidelity"): behaviours of real FortiGates that the references leave
-# open or that the lab once guessed. Each default is the stricter or the better-sourced side; the
-# alternate side is what KKLAB_VARIANT=alternate, a topology's "fidelity" dict, or
-# POST /devices/<fgt>/fidelity selects. A lab reset goes back to the topology's (or the variant's) choice.
-FIDELITY = {
-    # C2, real 7.4.2 reply: entries are listed as written (uncompressed IPv6, host bits) / canonical
-    "entries_as_written": (True, False),
-    # unconfirmed: `remove` matches the listed text only / matches by value
-    "remove_matches": ("text", "value"),
-    # C2: `entries` is optional, with `error`, when the feed cannot be read / always listed
-    "entries_on_feed_error": (False, True),
-    # unconfirmed (Knocknoc's Passive+ overlay): pushed entries on a feed-mode resource are listed / not
-    "pushed_listed_on_feed": (True, False),
-    # C1 documents per-command results / a push reply without them (issue 11, 15a)
-    "push_results": (True, False),
-    # J (fortios_monitor_fact) and public samples send protocol numbers: numbers only / names too
-    "policy_lookup_protocol": ("numbers", "names"),
-    # B6: the new key in results.access_token / in results.api_key
-    "generate_key_field": ("access_token", "api_key"),
-    # unconfirmed: the error text of a push command for a resource that does not exist: a text that does
-    # not say so (the module must ask CMDB) / the lab's old text "External resource X does not exist."
-    "push_missing_text": ("Failed to process command.", "External resource {name} does not exist."),
-    # C2 (http_status_code 304 in a real reply): polls are conditional (ETag / Last-Modified) and a 304
-    # keeps the list, pushed entries included / every poll downloads and replaces the list
-    "conditional_poll": (True, False),
-}
-
-
-def fidelity_settings(chosen=None, environ=None):
-    """The switches: defaults, the alternate side for KKLAB_VARIANT=alternate, then ``chosen``
-    (a topology's ``fidelity`` dict or a control call; unknown keys or values are refused)."""
-    environ = os.environ if environ is None else environ
-    variant = environ.get("KKLAB_VARIANT", "default") or "default"
-    if variant not in ("default", "alternate"):
-        raise ValueError("KKLAB_VARIANT must be default or alternate, got %r" % variant)
-    out = dict((key, sides[1] if variant == "alternate" else sides[0]) for key, sides in FIDELITY.items())
-    for key, value in (chosen or {}).items():
-        if key not in FIDELITY:
-            raise ValueError("unknown fidelity switch %r (known: %s)" % (key, ", ".join(sorted(FIDELITY))))
-        if key != "push_missing_text" and value not in FIDELITY[key]:
-            raise ValueError("fidelity switch %s takes %s, got %r" % (key, " or ".join(map(repr, FIDELITY[key])),
-                                                                     value))
-        out[key] = value
-    return out
+# Lab switches (docs/lab.md "Fidelity"; variants.py): behaviours of real FortiGates that the references
+# leave open or that the lab once guessed. Each default is the stricter or better-sourced side.
+SWITCHES = [
+    variants.Switch(
+        "entries_as_written", True, False,
+        "entry-list lists entries as they were written (uncompressed IPv6, host bits) rather than canonical",
+        "C2, a real FortiOS 7.4.2 entry-list reply (issue 11 item 3)"),
+    variants.Switch(
+        "remove_matches", "text", "value",
+        "a push `remove` removes an entry listed with exactly that text (rather than any spelling of its value)",
+        "unconfirmed in the reference (issue 11 item 3)"),
+    variants.Switch(
+        "entries_on_feed_error", False, True,
+        "entry-list of a feed whose last poll failed has `error` and no `entries` (rather than the last list)",
+        "C2: entries optional, error when the feed cannot be read (issue 11 item 1)"),
+    variants.Switch(
+        "pushed_listed_on_feed", True, False,
+        "entries pushed into a resource with update method feed are listed (rather than in force but unlisted)",
+        "unconfirmed: Knocknoc's Passive+ overlay on a polled feed (issue 11 item 2)"),
+    variants.Switch(
+        "push_results", True, False,
+        "a push reply carries one result per command (rather than only the envelope)",
+        "C1 documents per-command results; a reply without them (issue 11 item 15)"),
+    variants.Switch(
+        "policy_lookup_protocol", "numbers", "names",
+        "policy-lookup takes protocol numbers only (protocol=6; a name is refused with 424) rather than names too",
+        "J (fortios_monitor_fact) and public samples send numbers (issue 11 item 9)"),
+    variants.Switch(
+        "generate_key_field", "access_token", "api_key",
+        "generate-key answers the new key in results.access_token (rather than results.api_key)",
+        "B6 [S] (issue 11 item 10)"),
+    variants.Switch(
+        "push_missing_text", "Failed to process command.", "External resource {name} does not exist.",
+        "the error text of a push command for a resource that does not exist says nothing about why (rather than"
+        " the lab's old text)",
+        "unconfirmed in the reference (issue 11 item 12): clients must ask CMDB"),
+    variants.Switch(
+        "conditional_poll", True, False,
+        "feed polls are conditional (If-None-Match / If-Modified-Since) and a 304 keeps the list, pushed entries"
+        " included (rather than every poll replacing it)",
+        "C2: http_status_code 304 in a real 7.4.2 reply (issue 11 item 13)"),
+]
 
 
 # Builds of the releases the lab topologies use; other versions get a stable made-up number.
@@ -402,10 +400,9 @@ class ResourceState:
 class FortiGate(Device):
     kind = "fortigate"
 
-    def __init__(self, lab, name, serial, version, vdoms, fidelity=None):
+    def __init__(self, lab, name, serial, version, vdoms, spec=None):
         super().__init__(lab, name, serial, version)
-        self.fidelity_choice = dict(fidelity or {})
-        self.fidelity = fidelity_settings(self.fidelity_choice)
+        self.spec = dict(spec or {})
         self.vdoms = list(vdoms or ["root"])
         self.management_vdom = "root" if "root" in self.vdoms else self.vdoms[0]
         self.build = BUILDS.get(version, 1000 + int(hashlib.md5(version.encode()).hexdigest()[:3], 16))
@@ -417,14 +414,14 @@ class FortiGate(Device):
 
     @classmethod
     def from_topology(cls, lab, spec):
-        return cls(lab, spec["name"], spec["serial"], spec["version"], spec.get("vdoms") or ["root"],
-                   spec.get("fidelity"))
+        return cls(lab, spec["name"], spec["serial"], spec["version"], spec.get("vdoms") or ["root"], spec)
 
     # -- seed state ---------------------------------------------------------------------------
     def reset(self):
         with self.lock:
             self.generation += 1  # a poll in flight must not write into the fresh state
-            self.fidelity = fidelity_settings(getattr(self, "fidelity_choice", None))
+            self.switches = variants.resolve(SWITCHES, self, getattr(self, "spec", None),
+                                             getattr(self.lab, "topology", None))
             self.revision_seq = 0
             self.revision = self._revision_hash()
             self.global_tables = {key: {} for key, t in TABLES.items() if t.scope == "global"}
@@ -575,7 +572,7 @@ class FortiGate(Device):
         with self.lock:
             tokens = self.tokens
         info.update({"vdoms": list(self.vdoms), "hostname": self.name, "build": self.build,
-                     "tokens": tokens, "admin_token": tokens.get("lab-admin"), "fidelity": dict(self.fidelity)})
+                     "tokens": tokens, "admin_token": tokens.get("lab-admin"), "switches": dict(self.switches)})
         return info
 
     def dump(self):
@@ -593,10 +590,8 @@ class FortiGate(Device):
             return out
 
     def control(self, action, method, body):
-        if action == "fidelity":
-            if method == "POST":  # until the next reset
-                self.fidelity = fidelity_settings(dict(self.fidelity, **(body or {})))
-            return dict(self.fidelity)
+        if action == "switches":
+            return variants.control(SWITCHES, self.switches, self, method, body)
         if action == "poll" and method == "POST":
             body = body or {}
             with self.lock:
@@ -652,7 +647,7 @@ class FortiGate(Device):
                              "username": obj["username"], "password": obj["password"], "type": obj["type"],
                              "check": obj.get("server-identity-check", "none"),
                              "user_agent": obj["user-agent"] or "curl/7.58.0",
-                             "validators": dict(state.validators) if self.fidelity["conditional_poll"] else {}})
+                             "validators": dict(state.validators) if self.switches["conditional_poll"] else {}})
         for job in jobs:
             try:
                 outcome = self._fetch(job)
@@ -677,7 +672,7 @@ class FortiGate(Device):
         if job["username"] or job["password"]:
             pair = ("%s:%s" % (job["username"], job["password"])).encode("utf-8")
             request.add_header("Authorization", "Basic " + base64.b64encode(pair).decode("ascii"))
-        # Conditional poll (fidelity conditional_poll): the validators of the last download.
+        # Conditional poll (switch conditional_poll): the validators of the last download.
         if job["validators"].get("etag"):
             request.add_header("If-None-Match", job["validators"]["etag"])
         if job["validators"].get("last_modified"):
@@ -714,7 +709,7 @@ class FortiGate(Device):
                 lines = [ln for ln in body.decode("utf-8", "replace").splitlines()
                          if ln.strip() and not ln.strip().startswith("#")]
                 # A good download replaces the list: entries pushed since the last poll are gone.
-                state.set_lines(job["type"], lines, self.fidelity["entries_as_written"])
+                state.set_lines(job["type"], lines, self.switches["entries_as_written"])
                 state.validators = dict((k, v) for k, v in job.get("new_validators", {}).items() if v)
                 if digest != state.content_hash:
                     state.last_content_update_time = now
@@ -1503,7 +1498,7 @@ class FortiGate(Device):
             results.append(self._apply_command(vdom, command))
         status = "success" if any(r["status"] == "success" for r in results) else "error"
         body = self._monitor_env(request, vdom, "system", "external-resource", "dynamic", results, status=status)
-        if not self.fidelity["push_results"] and status == "success":
+        if not self.switches["push_results"] and status == "success":
             body.pop("results", None)  # issue 11, 15a: a reply without per-command results
         return Response(200, body)
 
@@ -1514,7 +1509,7 @@ class FortiGate(Device):
         # unconfirmed in the reference: the error texts; short messages chosen.
         obj = self._resource(vdom, name) if isinstance(name, str) else None
         if obj is None:
-            text = self.fidelity["push_missing_text"]
+            text = self.switches["push_missing_text"]
             return dict(result, status="error", error=text.format(name=name) if text else "",
                         invalidEntries=[])
         if verb not in ("add", "remove", "snapshot"):
@@ -1529,7 +1524,7 @@ class FortiGate(Device):
                 continue
             key, text, ok, span = parse_feed_line(obj["type"], entry)
             if ok:
-                valid.append((key, entry.strip() if self.fidelity["entries_as_written"] else text, span))
+                valid.append((key, entry.strip() if self.switches["entries_as_written"] else text, span))
             else:
                 invalid.append(entry)
         if verb == "snapshot":
@@ -1537,7 +1532,7 @@ class FortiGate(Device):
         if verb in ("add", "snapshot"):
             for key, text, span in valid:
                 state.entries.setdefault(key, [text, True, span, True])
-        elif self.fidelity["remove_matches"] == "value":
+        elif self.switches["remove_matches"] == "value":
             for key, _unused, _unused2 in valid:
                 state.entries.pop(key, None)
         else:  # only an entry listed with exactly this text goes
@@ -1595,8 +1590,8 @@ class FortiGate(Device):
         state = self.resources.setdefault((vdom, name), ResourceState())
         accepted = self._accepted()
         take, limit = accepted.get((vdom, name), (0, None))
-        # Pushed entries on a feed-mode resource may not be listed (fidelity pushed_listed_on_feed).
-        hide = self._is_feed(obj) and not self.fidelity["pushed_listed_on_feed"]
+        # Pushed entries on a feed-mode resource may not be listed (switch pushed_listed_on_feed).
+        hide = self._is_feed(obj) and not self.switches["pushed_listed_on_feed"]
         listed = [e for e in state.entries.values() if not (hide and e[3])]
         entries = [{"entry": text, "valid": ok} for text, ok, _unused, _pushed in listed]
         valid_count = sum(1 for e in entries if e["valid"])
@@ -1628,8 +1623,8 @@ class FortiGate(Device):
             entries = matched
             results.update(matched_valid=sum(1 for e in matched if e["valid"]),
                            matched_invalid=sum(1 for e in matched if not e["valid"]))
-        # C2: `entries` is optional; with `error` when the feed cannot be read (fidelity entries_on_feed_error).
-        unreadable = self._is_feed(obj) and state.status == "error" and not self.fidelity["entries_on_feed_error"]
+        # C2: `entries` is optional; with `error` when the feed cannot be read (switch entries_on_feed_error).
+        unreadable = self._is_feed(obj) and state.status == "error" and not self.switches["entries_on_feed_error"]
         if not (as_bool(q.get("status_only", "")) or as_bool(q.get("counts_only", "")) or unreadable):
             start, count = _int(q.get("start"), 0), _int(q.get("count"), 0)
             if start > 0 or count > 0:
@@ -1683,7 +1678,7 @@ class FortiGate(Device):
         users[name]["api-key"] = key  # B6: the new key replaces the old one
         self._bump()
         return Response(200, self._monitor_env(request, vdom, "system", "api-user", "generate-key",
-                                               {self.fidelity["generate_key_field"]: key}))
+                                               {self.switches["generate_key_field"]: key}))
 
     # -- policy lookup ---------------------------------------------------------------------------
     def _policy_lookup(self, request, vdom):
@@ -1708,7 +1703,7 @@ class FortiGate(Device):
         if q["srcintf"] not in self.global_tables["system/interface"]:
             raise FosError(424)
         protocol = {"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132, "icmp6": 58}.get(q["protocol"].lower())
-        if protocol is not None and self.fidelity["policy_lookup_protocol"] == "numbers":
+        if protocol is not None and self.switches["policy_lookup_protocol"] == "numbers":
             raise FosError(424)  # real calls send numbers (J); names are not known to work
         if protocol is None:
             protocol = _int(q["protocol"], -1)

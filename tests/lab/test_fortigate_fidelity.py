@@ -1,5 +1,5 @@
-"""The FortiGate emulator's fidelity switches (docs/lab.md "Fidelity"): both sides of each, through the
-control endpoint (POST /devices/<fgt>/fidelity), and KKLAB_VARIANT=alternate flipping them all."""
+"""The FortiGate emulator's lab switches (docs/lab.md "Fidelity", kklab/variants.py): both sides of each,
+through the control endpoint (POST /devices/<fgt>/switches), and KKLAB_VARIANT=alternate flipping them all."""
 
 import hashlib
 import threading
@@ -7,8 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kklab.fortigate import FIDELITY, fidelity_settings
-from test_fortigate_lab import CMDB, MON, Fgt, control, fgt_lab, make_push_resource  # noqa: F401
+from kklab import variants
+from kklab.fortigate import SWITCHES
+from test_fortigate_lab import CMDB, MON, Fgt, control, fgt_lab, make_push_resource, wait_for  # noqa: F401
 
 V6_LONG = "2001:0db8:0000:0000:0000:0000:0000:0007"
 
@@ -26,22 +27,26 @@ def fgt(lab):
 
 
 def switch(lab, **values):
-    return control(lab, "POST", "/devices/fgt1/fidelity", values)
+    return dict((k, v["value"]) for k, v in control(lab, "POST", "/devices/fgt1/switches", values).items())
+
+
+def current(lab):
+    return dict((k, v["value"]) for k, v in control(lab, "GET", "/devices/fgt1/switches").items())
 
 
 def test_variant_flips_every_switch_and_a_reset_restores_the_choice(lab, monkeypatch):
-    assert fidelity_settings(environ={}) == dict((k, v[0]) for k, v in FIDELITY.items())
-    assert fidelity_settings(environ={"KKLAB_VARIANT": "alternate"}) == dict((k, v[1]) for k, v in FIDELITY.items())
+    device = lab.devices["fgt1"]
+    assert variants.resolve(SWITCHES, device, environ={}) == dict((w.name, w.default) for w in SWITCHES)
+    assert variants.resolve(SWITCHES, device, environ={"KKLAB_VARIANT": "alternate"}) == dict(
+        (w.name, w.alternate) for w in SWITCHES)
     with pytest.raises(ValueError):
-        fidelity_settings({"remove_matches": "maybe"}, environ={})
-    with pytest.raises(ValueError):
-        fidelity_settings(environ={"KKLAB_VARIANT": "other"})
+        variants.resolve(SWITCHES, device, {"switches": {"no_such_switch": 1}}, environ={})
     assert switch(lab, remove_matches="value")["remove_matches"] == "value"
     lab.reset()
-    assert control(lab, "GET", "/devices/fgt1/fidelity")["remove_matches"] == "text"
+    assert current(lab)["remove_matches"] == "text"
     monkeypatch.setenv("KKLAB_VARIANT", "alternate")
     lab.reset()
-    assert control(lab, "GET", "/devices/fgt1/fidelity")["remove_matches"] == "value"
+    assert current(lab)["remove_matches"] == "value"
 
 
 @pytest.mark.parametrize("as_written", [True, False])
@@ -138,7 +143,8 @@ def test_conditional_poll_keeps_pushed_entries_on_304(lab, fgt, conditional):
         feed.body = b"198.51.100.7\n"
         fgt.ok("POST", CMDB + "/system/external-resource", {"name": "kk_feed", "type": "address", "resource": feed.url})
         poll = {"vdom": "root", "name": "kk_feed"}
-        assert control(lab, "POST", "/devices/fgt1/poll", poll)["polled"][0]["status"] == "success"
+        # A new feed polls on the next tick of the lab clock; the next one is refresh-rate minutes later.
+        assert wait_for(lambda: fgt.entry_list("kk_feed")["status"] == "success" and feed.statuses == [200])
         fgt.push({"name": "kk_feed", "command": "add", "entries": ["203.0.113.9"]})
         control(lab, "POST", "/devices/fgt1/poll", poll)
         listed = fgt.entry_list("kk_feed")
