@@ -117,6 +117,13 @@ notes:
     answers HTTP 413. Entries beyond the FortiGate's entry limit (131072 lines per resource before FortiOS 7.4.4, 300000
     IP entries for all resources together from 7.4.4) are truncated by the FortiGate and reported as not applied.
   - Check mode reads only.
+  - What the module can and cannot prove. It proves with the FortiGate's entry list, as the Knocknoc agent sees it. A
+    revoke is shown when no spelling of a revoked entry is listed any more. If a FortiGate keeps entries pushed into a
+    resource with update method C(feed) in force without listing them (not documented either way), a grant there is
+    reported as accepted but not confirmed (RV(results[].verified=false), error 202100) on every run, and a revoke still
+    works, because it always pushes C(remove). Use update method C(push) for a list the module can confirm.
+  - On a resource that polls a feed, a FortiGate that gets HTTP 304 (allowlist unchanged) keeps its list, pushed
+    entries included; only an allowlist that changed replaces the list on the next poll.
 seealso:
   - name: Using the REST API to push updates to external threat feeds
     description: FortiOS 7.2.1 push API (add, remove, snapshot).
