@@ -463,7 +463,9 @@ def test_proxy_push_error_and_unreachable(fm):
                   payload={"commands": [{"name": "kk_allow", "command": "add", "entries": ["198.51.100.7"]}]})
     assert code(push) == 0
     for item in push["data"]:
-        assert item["status"]["code"] == 0 and item["response"]["results"][0]["status"] == "success"
+        # per-command results only where the FortiGate gives them (lab switch, docs/lab.md "Fidelity")
+        assert item["status"]["code"] == 0 and item["response"]["status"] == "success"
+        assert all(r["status"] == "success" for r in item["response"].get("results") or [])
     entries = fm.fgt("fgt2", "/api/v2/monitor/system/external-resource/entry-list?mkey=kk_allow&vdom=root")
     assert "198.51.100.7" in [e["entry"] for e in entries.json()["results"]["entries"]]
 
