@@ -254,7 +254,7 @@ def main():
         max_prefix_v6=dict(type="int", default=128),
     )
     module = KnocknocModule(argument_spec, supports_check_mode=True,
-                           required_one_of=[("address_group", "address_group6")])
+                            required_one_of=[("address_group", "address_group6")])
     check_module(module, "fortigate_address_grant")
     items = []
     try:
