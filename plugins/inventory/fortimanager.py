@@ -87,8 +87,12 @@ options:
     env:
       - name: FORTIMANAGER_TLS_SERVER_NAME
   tls_fingerprint:
-    description: Pin the SHA-256 fingerprint of the FortiManager certificate, as V(AA:BB:...) or 64 hex digits.
-    type: str
+    description:
+      - Pin the SHA-256 fingerprint of the FortiManager certificate, as V(AA:BB:...) or 64 hex digits; several pins (a
+        certificate rotation) match any of them. With a pin the certificate chain need not verify.
+      - The environment variable takes pins separated by commas.
+    type: list
+    elements: str
     env:
       - name: FORTIMANAGER_TLS_FINGERPRINT
   timeout:

@@ -52,6 +52,7 @@ def _source(fleet, tmp_path, name="fleet.fortimanager.yml", **options):
     config = {"plugin": "knocknoc.fortinet.fortimanager", "url": fmg["url"], "ca_path": fmg["ca_path"],
               "tls_server_name": fmg["tls_server_name"]}
     config.update(options)
+    config = {k: v for k, v in config.items() if v is not None}  # None: leave the option out
     path = tmp_path / name
     path.write_text(json.dumps(config))  # JSON is YAML
     return path
@@ -106,6 +107,17 @@ def test_list_through_fortimanager(fleet, tmp_path):
     assert sorted(inventory["root_g01"]["hosts"]) == ["fgt001", "fgt003"]
     assert "All_FortiGate" not in inventory
     assert _token(fleet) not in proc.stdout + proc.stderr
+
+
+def test_fingerprint_pin_instead_of_a_ca(fleet, tmp_path):
+    pin = fleet.info("fmg1")["tls_fingerprint"]
+    source = _source(fleet, tmp_path, ca_path=None, tls_fingerprint=[pin])
+    hostvars = _list(source, tmp_path, token=_token(fleet))["_meta"]["hostvars"]
+    assert len(hostvars) == 6 and hostvars["fgt001"]["fortimanager_tls_fingerprint"] == [pin]
+    assert "fortimanager_ca_path" not in hostvars["fgt001"]
+    wrong = _source(fleet, tmp_path, name="wrong.fortimanager.yml", ca_path=None, tls_fingerprint=["00" * 32])
+    output = _inventory(wrong, tmp_path, "--list", token=_token(fleet), expect_rc=1)
+    assert "202003" in output.stdout + output.stderr
 
 
 def test_graph_and_filters(fleet, tmp_path):
