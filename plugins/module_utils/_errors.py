@@ -90,6 +90,7 @@ AGENT_ERRORS = {
 
 REDACTED = "********"
 
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@/\s]+@")
 # Credential shapes scrubbed even when the secret itself was not handed over.
 _GENERIC_PATTERNS = (
     # Authorization / Proxy-Authorization header values
@@ -99,7 +100,7 @@ _GENERIC_PATTERNS = (
     (re.compile(r"(?i)\b(access_token|api_key|apikey|token|passwd|password|secretkey)=[^&\s'\"]+"),
      r"\1=" + REDACTED),
     # userinfo in URLs: https://user:secret@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@/\s]+@"), r"\1" + REDACTED + "@"),
+    (_URL_USERINFO, r"\1" + REDACTED + "@"),
 )
 
 # A Knocknoc allowlist URL carries its own secret in the path: https://<server>/api/v1/allowlists/<aclId>/<token>
@@ -171,13 +172,23 @@ def redact_allowlist_url(text):
     return _ALLOWLIST_TOKEN.sub(lambda m: m.group(1) + ALLOWLIST_REDACTED + (m.group(3) or ""), text)
 
 
+def redact_shapes(text):
+    """``text`` with the secrets it carries by their shape hidden: the password of every
+    ``user:password@`` URL (``********``) and the token of every allowlist URL (``<redacted>``)."""
+    if not isinstance(text, str) or "/" not in text:
+        return text
+    return redact_allowlist_url(_URL_USERINFO.sub(r"\1" + REDACTED + "@", text))
+
+
 def redact_allowlist_urls(value):
-    """:func:`redact_allowlist_url` applied to every string (keys too) of a result structure."""
+    """:func:`redact_shapes` applied to every string (keys too) of a result structure: a module may
+    read such a URL back from a device (an object's comment, a feed's resource) that its arguments
+    did not hold."""
     if isinstance(value, dict):
-        return dict((redact_allowlist_url(k), redact_allowlist_urls(v)) for k, v in value.items())
+        return dict((redact_shapes(k), redact_allowlist_urls(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return [redact_allowlist_urls(v) for v in value]
-    return redact_allowlist_url(value)
+    return redact_shapes(value)
 
 
 def url_passwords(text):

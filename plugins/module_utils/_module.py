@@ -10,8 +10,9 @@ build an ``AnsibleModule`` (same arguments), so what follows holds for all of th
   loaded. Ansible masks no_log values in everything it returns or logs; doing it before validation
   also covers a task that Ansible refuses (a wrongly typed or unknown option), whose failure may echo
   the arguments.
-- **Allowlist URLs are shown with their token redacted** in results, messages and warnings, unless
-  the module names the key in :attr:`KnocknocModule.secret_results` (a value asked for explicitly).
+- **Allowlist URLs are shown with their token redacted**, and URL passwords masked, in results,
+  messages and warnings (also what a device returns: an object's comment, a feed's URL), unless the
+  module names the key in :attr:`KnocknocModule.secret_results` (a value asked for explicitly).
 - **validate_certs=false warns** once per device the task reached without verifying its certificate.
 - ``requests`` is checked (``missing_required_lib``).
 """
@@ -21,8 +22,8 @@ from __future__ import annotations
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import (
-    redact_allowlist_url,
     redact_allowlist_urls,
+    redact_shapes,
     secrets_in,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._http import check_requirements, unverified_devices
@@ -63,7 +64,7 @@ class KnocknocModule(AnsibleModule):
         super(KnocknocModule, self)._log_invocation()
 
     def warn(self, warning, **kwargs):
-        super(KnocknocModule, self).warn(redact_allowlist_url(warning), **kwargs)
+        super(KnocknocModule, self).warn(redact_shapes(warning), **kwargs)
 
     def _prepare_result(self, result):
         for device in unverified_devices():
@@ -76,4 +77,4 @@ class KnocknocModule(AnsibleModule):
 
     def fail_json(self, msg, **kwargs):
         # Also called by AnsibleModule.__init__ for a refused argument, before this class's __init__ ran.
-        super(KnocknocModule, self).fail_json(redact_allowlist_url(msg), **self._prepare_result(kwargs))
+        super(KnocknocModule, self).fail_json(redact_shapes(msg), **self._prepare_result(kwargs))

@@ -71,6 +71,13 @@ def test_nested_secrets_are_masked_in_a_result(capsys):
     assert result["resource"] == "https://kk.example.com/api/v1/allowlists/7/<redacted>.txt"
 
 
+def test_url_passwords_a_device_returns_are_masked(capsys):
+    # Not among the arguments (another task wrote it): hidden by its shape.
+    device_object = {"name": "kk", "comment": "mirror https://mirror:%s@mirror.example/feed" % PASSWORD}
+    result = result_of(capsys, {}, lambda m: m.exit_json(changed=False, object=device_object))
+    assert result["object"]["comment"] == "mirror https://mirror:********@mirror.example/feed"
+
+
 def test_allowlist_urls_are_redacted_in_messages_and_warnings_unless_asked_for(capsys):
     def body(module):
         module.warn("polling %s" % ALLOWLIST)
