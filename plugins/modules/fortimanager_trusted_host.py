@@ -239,7 +239,7 @@ def main():
         baseline=dict(type="list", elements="str"),
     )
     module = KnocknocModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[("state", "present", ["address", "baseline"], True)])
+                            required_if=[("state", "present", ["address", "baseline"], True)])
     check_module(module, "fortimanager_trusted_host")
     params = module.params
     address = baseline = None
