@@ -25,6 +25,8 @@ echo "ansible-doc rendered $count modules and roles"
 # Role argument specs == role defaults, role connection dicts == module connection dicts,
 # meta/runtime.yml action groups == the groups each module documents.
 "$root/.venv/bin/python" scripts/consistency-check.py --root "$dest"
+# Modules stay short (issue 9): code outside DOCUMENTATION/EXAMPLES/RETURN at most 300 lines each.
+"$root/.venv/bin/python" scripts/module-size.py --root "$root" --limit 300
 (cd "$dest" && "$root/.venv/bin/antsibull-docs" lint-collection-docs --plugin-docs --validate-collection-refs=self .)
 "$root/.venv/bin/antsibull-changelog" lint
 echo "docs: ok"
