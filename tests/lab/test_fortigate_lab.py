@@ -407,7 +407,7 @@ def test_push_add_remove_snapshot_and_entry_list(fgt):
     assert listed["valid_count"] == 4 and listed["invalid_count"] == 0 and listed["overflow"] is False
     # remove matches the listed text by default (fidelity remove_matches), by value on the alternate side
     fgt.push({"name": "kk_allow", "command": "remove", "entries": ["198.51.100.7", "2001:DB8::7"]})
-    by_value = fgt.device.fidelity["remove_matches"] == "value"
+    by_value = fgt.device.switches["remove_matches"] == "value"
     assert [e["entry"] for e in fgt.entry_list("kk_allow")["entries"]] == (
         [] if by_value else ["2001:db8::7"]) + ["10.0.0.0/24", "10.1.1.1-10.1.1.9"]
     fgt.push({"name": "kk_allow", "command": "remove", "entries": ["2001:db8::7"]})
