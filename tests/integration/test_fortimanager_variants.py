@@ -234,8 +234,8 @@ def test_misspelled_adom_with_bare_targets_is_one_202101(labview, run_module):
 def test_fortimanager_before_7_2_2_has_no_api_keys(tmp_path, labview_class, run_module):
     from kklab.lab import Lab
 
-    lab = Lab(tmp_path / "lab", topology={"fortimanager": [{"name": "fmg-old", "serial": "FMG-VM0000000721",
-                                                             "version": "7.2.1", "adoms": {"root": {"devices": []}}}]})
+    old = {"name": "fmg-old", "serial": "FMG-VM0000000721", "version": "7.2.1", "adoms": {"root": {"devices": []}}}
+    lab = Lab(tmp_path / "lab", topology={"fortimanager": [old]})
     lab.start()
     try:
         view = labview_class(lab)

@@ -132,8 +132,8 @@ def verdict(scenario, result, state):
             return "failed without saying that access may still be open: %s" % result.get("msg")
         return None
     if slot10:
-        return "reported success (changed=%s) while %s still admits %s" % (result.get("changed"), scenario.slot,
-                                                                          scenario.address)
+        return "reported success (changed=%s) while %s still admits %s" % (
+            result.get("changed"), scenario.slot, scenario.address)
     if result.get("revoked") is not True:
         return "succeeded without revoked=true: %s" % result
     if not scenario.still and allowed:
