@@ -153,6 +153,15 @@ def baseline():
     return {}
 
 
+@pytest.fixture(autouse=True)
+def quick(monkeypatch):
+    """Shorter pauses (the same protocol): the retry backoff and the holders' settle pause."""
+    from ansible_collections.knocknoc.fortinet.plugins.module_utils import _address_grant, _http
+
+    monkeypatch.setattr(_http, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(_address_grant, "SETTLE", (0.001, 0.002))
+
+
 @pytest.mark.parametrize("scenario_name", sorted(SCENARIOS))
 def test_fault_free_revoke_is_proved(lab, labview_class, run_module, scenario_name, baseline):
     scenario = SCENARIOS[scenario_name]
