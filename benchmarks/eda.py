@@ -326,7 +326,7 @@ def bench_faults(lab, workroot, outage):
 def render(report):
     meta = report["meta"]
     facts = (meta["cpus"], meta["python"], meta["ansible_core"], meta["rulebook"], INTERVAL, meta["load_start"])
-    title = ("Event-Driven Ansible against the lab (%s CPUs, Python %s, %s, ansible-rulebook %s, source interval %.2f s;"
+    title = ("Event-Driven Ansible against the lab (%s CPUs, Python %s, %s, %s, source interval %.2f s;"
              " load average at start %s)" % facts)
     lines = [title, ""]
     sections = report["sections"]
