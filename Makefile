@@ -12,7 +12,7 @@ export ANSIBLE_PYTHON_INTERPRETER := $(CURDIR)/$(VENV)/bin/python
 export PYTHONPATH := $(COLLECTIONS):$(CURDIR)/lab
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv lab demo bench test pytest test-unit test-lab test-integration sanity lint docs galaxy matrix molecule clean
+.PHONY: help venv lab demo bench test pytest pytest-alternate test-unit test-lab test-integration sanity lint docs galaxy matrix molecule clean
 
 help:
 	@echo "make demo   - set up, start the lab, run the demo playbook against it, show the effect, stop"
@@ -41,10 +41,15 @@ bench: venv
 
 # The whole suite. The ecosystem gates run first; the main pytest run comes last so that its
 # summary closes the output.
-test: venv sanity lint docs galaxy matrix molecule pytest
+test: venv sanity lint docs galaxy matrix molecule pytest-alternate pytest
 
 pytest: venv
 	$(PY) -m pytest -q -n 2 --dist loadfile $(ARGS)
+
+# The lab and integration tests again with every lab switch on its other side (docs/lab.md, "Lab
+# switches"): the modules must be right whichever way a real device behaves (issue 11).
+pytest-alternate: venv
+	KKLAB_VARIANT=alternate $(PY) -m pytest -q -n 2 --dist loadfile tests/integration tests/lab $(ARGS)
 
 sanity: venv
 	./scripts/sanity.sh
