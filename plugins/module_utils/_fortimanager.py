@@ -501,13 +501,13 @@ class FortiManagerClient(HttpClient):
         return self._workspace_url(adom or self.adom) + "/commit"
 
     # -- install and tasks ------------------------------------------------------------------------------
-    def install_package(self, adom, pkg, scope, flags=("none",), wait=True):
+    def install_package(self, adom, pkg, scope, flags=("none",), wait=True, vdom="root"):
         """Install policy package ``pkg`` of ``adom`` on ``scope`` (``[{"name": dev, "vdom": v}]``;
-        a plain string ``dev`` means ``{"name": dev, "vdom": "root"}``) and, with ``wait``,
+        a plain string ``dev`` means ``{"name": dev, "vdom": vdom}``) and, with ``wait``,
         return the finished task (see :meth:`wait_task`); else ``{"task": id}``."""
         members = []
         for member in scope:
-            members.append({"name": member, "vdom": "root"} if isinstance(member, str) else dict(member))
+            members.append({"name": member, "vdom": vdom or "root"} if isinstance(member, str) else dict(member))
         data = {"adom": adom or self.adom, "pkg": pkg, "scope": members, "flags": list(flags)}
         if data["adom"] in self._open_workspaces:
             # from here on the ADOM may be unlocked by FortiManager itself (7.2.2+, see open_workspace)

@@ -99,11 +99,15 @@ options:
         required: true
       scope:
         description:
-          - Devices to install to, as device names (VDOM C(root)) or V({name, vdom}) dictionaries.
+          - Devices to install to, as device names (in VDOM O(install.vdom)) or V({name, vdom}) dictionaries.
           - Empty means the package's installation targets.
         type: list
         elements: raw
         default: []
+      vdom:
+        description: The VDOM of the O(install.scope) items given as device names.
+        type: str
+        default: root
       adom:
         description: The ADOM of the package; defaults to O(adom).
         type: str
@@ -353,7 +357,7 @@ def run(module, path, key, policy):
             # mode needs its lock for an install (the lock is free again afterwards).
             with client.workspace(install_adom):
                 task = client.install_package(install_adom, install["package"], install["scope"] or [],
-                                              flags=tuple(install["flags"] or ["none"]))
+                                              flags=tuple(install["flags"] or ["none"]), vdom=install["vdom"])
             result["install"] = task
     return result
 
@@ -374,6 +378,7 @@ def main():
         install=dict(type="dict", options=dict(
             package=dict(type="str", required=True),
             scope=dict(type="list", elements="raw", default=[]),
+            vdom=dict(type="str", default="root"),
             adom=dict(type="str"),
             flags=dict(type="list", elements="str", default=["none"]),
             force=dict(type="bool", default=False),

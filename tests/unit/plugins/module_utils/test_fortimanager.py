@@ -281,6 +281,10 @@ def test_install_package_polls_the_task(fmg, fake):
     assert task["state"] == "done"
     assert seen == [{"adom": "root", "pkg": "default", "flags": ["none"],
                      "scope": [{"name": "fgt1", "vdom": "root"}, {"name": "fgt2", "vdom": "dmz"}]}]
+    # device names take the VDOM given for them; a {name, vdom} item keeps its own
+    states.extend([(OK, {"id": 2071, "percent": 100, "state": "done", "num_err": 0, "line": []})])
+    fmg.install_package("root", "default", ["fgt1", {"name": "fgt2", "vdom": "root"}], vdom="dmz")
+    assert seen[1]["scope"] == [{"name": "fgt1", "vdom": "dmz"}, {"name": "fgt2", "vdom": "root"}]
 
 
 def test_task_errors_and_deadline(fmg, fake):
