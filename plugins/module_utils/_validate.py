@@ -33,10 +33,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not a target
-    urlsplit = None
+from urllib.parse import urlsplit
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import canonical_entry
