@@ -114,3 +114,58 @@ options:
 requirements:
   - requests (Python library, on the host that runs the module)
 """
+
+    # The Knocknoc connection of a module whose top-level connection options are a device's
+    # (fortinet_preflight): only the dict, described on its own. Mirrors connection_dict_argspec(KNOCKNOC).
+    AS_DICT = r"""
+options:
+  knocknoc:
+    description:
+      - The Knocknoc server connection as one dictionary, for example one variable shared with the C(knocknoc) dict of the
+        Knocknoc modules, or C(module_defaults) of this module.
+      - Key by key, a C(knocknoc_*) option of this module wins over this dictionary, and this dictionary over the C(KNOCKNOC_*)
+        environment variables.
+    type: dict
+    suboptions:
+      url:
+        description:
+          - Base URL of the Knocknoc server, V(https://...), without credentials.
+          - If not set, the E(KNOCKNOC_URL) environment variable is used.
+        type: str
+      token:
+        description:
+          - Admin API token of the (modelled) knoc management API.
+          - If not set, the E(KNOCKNOC_TOKEN) environment variable is used.
+        type: str
+      validate_certs:
+        description:
+          - Verify the TLS certificate of the Knocknoc server.
+          - If not set, the E(KNOCKNOC_VALIDATE_CERTS) environment variable is used, else V(true).
+        type: bool
+      ca_path:
+        description:
+          - PEM file (or directory) with the CA certificate(s) of a private CA.
+          - If not set, the E(KNOCKNOC_CA_PATH) environment variable is used.
+        type: path
+      tls_server_name:
+        description:
+          - Verify the certificate against this name instead of the host in the URL, and send it as TLS SNI.
+          - If not set, the E(KNOCKNOC_TLS_SERVER_NAME) environment variable is used.
+        type: str
+      tls_fingerprint:
+        description:
+          - SHA-256 fingerprint(s) of the certificate to pin; any of them may match. A single string is a list of one.
+          - If not set, the E(KNOCKNOC_TLS_FINGERPRINT) environment variable is used (pins separated by commas).
+        type: list
+        elements: str
+      timeout:
+        description:
+          - Seconds to wait for the connection and for each answer.
+          - If not set, the E(KNOCKNOC_TIMEOUT) environment variable is used, else the module's device timeout.
+        type: int
+      retries:
+        description:
+          - How many times a failed request that is safe to repeat is repeated.
+          - If not set, the module's device retries are used.
+        type: int
+"""

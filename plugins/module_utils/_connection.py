@@ -141,14 +141,17 @@ def _from_environment(name, env_prefix, environ):
 def resolve_option(params, name, api, environ=None):
     """One connection option: ``params[name]``, else ``params[api.name][name]``, else the
     ``<API>_<NAME>`` environment variable, else its default (None when it has none)."""
-    environ = os.environ if environ is None else environ
+    value = _given(params, name, api, os.environ if environ is None else environ)
+    return _default(name) if value is None else value
+
+
+def _given(params, name, api, environ):
+    """Option ``name`` where it is given (top level, the API's dict, environment), else None."""
     value = params.get(name)
     if value is None:
         value = (params.get(api.name) or {}).get(name)
     if value is None:
         value = _from_environment(name, api.env_prefix, environ)
-    if value is None:
-        value = _default(name)
     return value
 
 
@@ -201,6 +204,22 @@ def resolve_knocknoc_params(params, environ=None):
     """Module ``params`` of :func:`knocknoc_argspec` with url, token and TLS resolved (the token
     is optional: allowlist reads do not need it)."""
     return resolve_connection(params, KNOCKNOC, environ, require=("url",))
+
+
+def resolve_prefixed(params, api, prefix, environ=None, fallback=None):
+    """The connection of a second API a module talks to (``fortinet_preflight``'s Knocknoc server),
+    which takes both ``<prefix><name>`` top-level options and the ``<api>`` dict: per option
+    ``params[prefix + name]`` > ``params[api.name][name]`` > environment > ``fallback[name]`` >
+    default. Nothing is required here; the caller names what it needs."""
+    flat = dict((name, params.get(prefix + name)) for name in api_options(api))
+    flat[api.name] = params.get(api.name)
+    resolved = {}
+    for name in api_options(api):
+        value = _given(flat, name, api, os.environ if environ is None else environ)
+        if value is None:
+            value = (fallback or {}).get(name)
+        resolved[name] = _default(name) if value is None else value
+    return resolved
 
 
 def resolve_fortinet_params(params, environ=None):

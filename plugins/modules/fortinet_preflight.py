@@ -117,30 +117,31 @@ options:
   knocknoc_url:
     description:
       - Knocknoc server URL, for O(knoc).
-      - If not set, the value of the E(KNOCKNOC_URL) environment variable is used.
+      - If not set, O(knocknoc.url), then the E(KNOCKNOC_URL) environment variable is used.
     type: str
   knocknoc_token:
     description:
       - Knocknoc admin API token, for O(knoc).
-      - If not set, the value of the E(KNOCKNOC_TOKEN) environment variable is used.
+      - If not set, O(knocknoc.token), then the E(KNOCKNOC_TOKEN) environment variable is used.
     type: str
   knocknoc_ca_path:
     description:
       - CA file for the Knocknoc server's certificate.
-      - If not set, the value of the E(KNOCKNOC_CA_PATH) environment variable is used.
+      - If not set, O(knocknoc.ca_path), then the E(KNOCKNOC_CA_PATH) environment variable is used.
     type: path
   knocknoc_tls_server_name:
     description:
       - Name in the Knocknoc server's certificate, if not the host of O(knocknoc_url).
-      - If not set, the value of the E(KNOCKNOC_TLS_SERVER_NAME) environment variable is used.
+      - If not set, O(knocknoc.tls_server_name), then the E(KNOCKNOC_TLS_SERVER_NAME) environment variable is used.
     type: str
   knocknoc_validate_certs:
     description:
       - Verify the Knocknoc server's certificate.
-      - If not set, the value of the E(KNOCKNOC_VALIDATE_CERTS) environment variable is used, else V(true).
+      - If not set, O(knocknoc.validate_certs), then the E(KNOCKNOC_VALIDATE_CERTS) environment variable is used, else V(true).
     type: bool
 extends_documentation_fragment:
   - knocknoc.fortinet.fortinet
+  - knocknoc.fortinet.knocknoc.AS_DICT
   - knocknoc.fortinet.attributes
   - knocknoc.fortinet.attributes.ACTIONGROUP_FORTINET
 attributes:
@@ -286,8 +287,7 @@ summary:
   sample: 14 passed, 1 failed, 0 warnings
 """
 
-from ansible.module_utils.basic import env_fallback
-
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import KNOCKNOC, connection_dict_argspec
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import fortinet_argspec, resolve_fortinet_params
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
@@ -315,10 +315,12 @@ def argument_spec():
         test_port=dict(type="int", default=443),
         test_protocol=dict(type="str", default="tcp", choices=["tcp", "udp", "icmp"]),
         knoc=dict(type="str"),
-        knocknoc_url=dict(type="str", fallback=(env_fallback, ["KNOCKNOC_URL"])),
-        knocknoc_token=dict(type="str", no_log=True, fallback=(env_fallback, ["KNOCKNOC_TOKEN"])),
-        knocknoc_ca_path=dict(type="path", fallback=(env_fallback, ["KNOCKNOC_CA_PATH"])),
-        knocknoc_tls_server_name=dict(type="str", fallback=(env_fallback, ["KNOCKNOC_TLS_SERVER_NAME"])),
+        # The Knocknoc server: knocknoc_* > the knocknoc dict > KNOCKNOC_* (resolved by _preflight.knoc).
+        knocknoc=connection_dict_argspec(KNOCKNOC),
+        knocknoc_url=dict(type="str"),
+        knocknoc_token=dict(type="str", no_log=True),
+        knocknoc_ca_path=dict(type="path"),
+        knocknoc_tls_server_name=dict(type="str"),
         knocknoc_validate_certs=dict(type="bool"),
     )
 

@@ -296,3 +296,31 @@ def test_role_prints_the_table_and_fails_on_a_failed_item(labview, run_playbook)
     assert info["tokens"]["kk-readonly"] not in out
     rc, out, results = run_playbook(PLAYBOOK, extra_vars=dict(extra, preflight_fail_on_error=False), env=env)
     assert rc == 0, out
+
+
+def test_knocknoc_dict_and_the_role_reach_the_knoc(labview, run_module, run_playbook):
+    # The knocknoc dict alone carries the Knocknoc connection (no knocknoc_* option, no KNOCKNOC_* variable) ...
+    knoc = create_knoc(labview)
+    setup_fortigate(labview, allowlist=knoc["allowlist"])
+    flat = knocknoc_args(labview)
+    conn = {"url": flat["knocknoc_url"], "token": flat["knocknoc_token"], "ca_path": flat["knocknoc_ca_path"], "retries": 0}
+    result = run_module("fortinet_preflight", fgt_args(labview, mode="passive_plus", resource_name="kk_allow", knoc="edge",
+                                                       knocknoc=conn))
+    checks = by_id(result)
+    assert checks["knoc"]["passed"] and checks["knoc_settings"]["passed"], result["table"]
+    # ... a knocknoc_* option wins over it, key by key
+    wrong = run_module("fortinet_preflight", fgt_args(labview, mode="passive_plus", resource_name="kk_allow", knoc="edge",
+                                                      knocknoc=conn, knocknoc_token="not-the-admin-token"))
+    assert by_id(wrong)["knoc"]["passed"] is False
+    assert_no_secret(labview, result)
+    # ... and the role hands preflight_knocknoc to the module as that dict (module_defaults)
+    info = labview.info("fgt1")
+    env = {"FORTIGATE_URL": info["url"], "FORTIGATE_TOKEN": info["tokens"]["kk-readonly"],
+           "FORTIGATE_CA_PATH": info["ca_path"], "FORTIGATE_TLS_SERVER_NAME": info["tls_server_name"]}
+    extra = {"preflight_mode": "passive_plus", "preflight_resource_name": "kk_allow", "preflight_knoc": "edge",
+             "preflight_knocknoc": conn, "preflight_fail_on_error": False}
+    rc, out, results = run_playbook(PLAYBOOK, extra_vars=extra, env=env)
+    assert rc == 0, out
+    table = results["knocknoc.fortinet.preflight : Show the checklist"]["results"][0]["msg"]
+    assert any(line.startswith("PASS  The Knoc exists on the Knocknoc server") for line in table), table
+    assert conn["token"] not in out

@@ -6,7 +6,7 @@ the Knoc on the Knocknoc server describes the same setup as the devices."""
 
 from __future__ import annotations
 
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import resolve_tls_params
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection import KNOCKNOC, resolve_prefixed
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._knocknoc import KnocknocClient
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.feed import safe_url
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.report import join
@@ -14,13 +14,16 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.repor
 ANYWHERE = frozenset(("0.0.0.0/0", "::/0"))
 
 
+def knocknoc_params(p):
+    """The Knocknoc server's connection: the module's ``knocknoc_*`` options > its ``knocknoc`` dict >
+    ``KNOCKNOC_*`` environment; timeout and retries not given for it are the device connection's (as
+    before the dict existed)."""
+    return resolve_prefixed(p, KNOCKNOC, "knocknoc_", fallback={"timeout": p.get("timeout"), "retries": p.get("retries")})
+
+
 def knocknoc_client(p):
-    """The Knocknoc admin API client from the module's ``knocknoc_*`` options (and environment)."""
-    params = {"url": p["knocknoc_url"], "validate_certs": p["knocknoc_validate_certs"], "ca_path": p["knocknoc_ca_path"],
-              "tls_server_name": p["knocknoc_tls_server_name"], "tls_fingerprint": None, "timeout": p["timeout"],
-              "retries": p["retries"]}
-    params.update(resolve_tls_params(params, "KNOCKNOC"))
-    return KnocknocClient.from_params(dict(params, token=p["knocknoc_token"]))
+    """The Knocknoc admin API client for ``p["knoc"]`` (see :func:`knocknoc_params`)."""
+    return KnocknocClient.from_params(knocknoc_params(p))
 
 
 def knoc_mismatches(knoc, p, plan):
@@ -53,7 +56,7 @@ def check_knoc(report, p, plan, connect=knocknoc_client):
     def exists():
         knoc = next((k for k in connect(p).list_knocs(p["knoc"]) if k.get("name") == p["knoc"]), None)
         if knoc is None:
-            return False, "no Knoc named %s on %s" % (p["knoc"], safe_url(p["knocknoc_url"]))
+            return False, "no Knoc named %s on %s" % (p["knoc"], safe_url(knocknoc_params(p)["url"]))
         state["knoc"] = knoc
         return True, "Knoc %s (id %s), mode %s" % (knoc.get("name"), knoc.get("id"), knoc.get("mode"))
     report.run("knoc", "The Knoc exists on the Knocknoc server", exists,

@@ -26,7 +26,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.forti
     check_device_targets,
     check_fmg_admins,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.knoc import check_knoc, knocknoc_client
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.knoc import check_knoc, knocknoc_client, knocknoc_params
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.policy import check_address_group, check_policy
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.report import Report
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.target import SingleFortiGate, Target
@@ -57,8 +57,8 @@ def invalid_options(p):
         return ("device_targets items must be device names, serial numbers, device group names or"
                 " adom/<adom>/device|group/<name> paths, got %s (leave device_targets unset for All_FortiGate)"
                 % ", ".join(repr(target) for target in bad))
-    if p["knoc"] and not p["knocknoc_url"]:
-        return "knocknoc_url (or KNOCKNOC_URL) is required with knoc"
+    if p["knoc"] and not knocknoc_params(p)["url"]:
+        return "knocknoc.url (or knocknoc_url, or KNOCKNOC_URL) is required with knoc"
     return None
 
 

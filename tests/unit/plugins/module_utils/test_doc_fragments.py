@@ -16,6 +16,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection impo
     KNOCKNOC,
     NO_ENVIRONMENT,
     api_options,
+    connection_dict_argspec,
     fortigate_argspec,
     fortimanager_argspec,
     fortinet_argspec,
@@ -85,3 +86,13 @@ def test_attribute_fragments():
     assert both["membership"] == ["knocknoc.fortinet.fortigate", "knocknoc.fortinet.fortimanager"]
     info = fragment("attributes", "INFO_MODULE")["attributes"]
     assert info["check_mode"]["support"] == "full" and info["diff_mode"]["support"] == "N/A"
+
+
+def test_knocknoc_dict_fragment_mirrors_the_dict_argspec():
+    # fortinet_preflight's knocknoc dict: the same suboptions as every Knocknoc module's, each naming its variable
+    options = fragment("knocknoc", "AS_DICT")["options"]
+    assert sorted(options) == ["knocknoc"]
+    same_options(options, {"knocknoc": connection_dict_argspec(KNOCKNOC)}, "knocknoc.AS_DICT")
+    for option, doc in options["knocknoc"]["suboptions"].items():
+        if option not in NO_ENVIRONMENT:
+            assert "E(KNOCKNOC_%s)" % option.upper() in " ".join(doc["description"]), option

@@ -5,7 +5,7 @@
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._modes import mode_plan
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.knoc import check_knoc
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.knoc import check_knoc, knocknoc_params
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.report import Report
 
 KNOC = {"id": 7, "name": "edge", "mode": "passive_plus", "use_fortimanager": False, "external_connector_name": "kk_allow",
@@ -87,3 +87,26 @@ def test_an_unrestricted_allowlist_key_is_a_warning_and_active_skips_it():
     _url, report, _checks, _client = evaluate(params(mode="active", address_group="g"),
                                               [dict(KNOC, mode="active", address_group="g")])
     assert "allowlist_restricted" not in report.ids()
+
+
+def test_knocknoc_connection_from_options_dict_environment(monkeypatch):
+    monkeypatch.delenv("KNOCKNOC_URL", raising=False)
+    monkeypatch.setenv("KNOCKNOC_CA_PATH", "/env/ca.pem")
+    monkeypatch.setenv("KNOCKNOC_TIMEOUT", "7")
+    conn = {"url": "https://dict.example.com", "token": "dict-token", "ca_path": "/dict/ca.pem",
+            "tls_fingerprint": ["AA" * 32], "retries": 1}
+    # the dict alone carries the whole connection, also the keys the knocknoc_* options lack
+    got = knocknoc_params(params(knocknoc_url=None, knocknoc=conn, timeout=30, retries=5))
+    assert (got["url"], got["token"], got["ca_path"], got["tls_fingerprint"], got["retries"]) == (
+        "https://dict.example.com", "dict-token", "/dict/ca.pem", ["AA" * 32], 1)
+    assert got["timeout"] == 7  # KNOCKNOC_TIMEOUT before the device's timeout
+    # a knocknoc_* option wins over the dict, the dict over the environment
+    got = knocknoc_params(params(knocknoc_url="https://option.example.com", knocknoc=conn, timeout=30))
+    assert got["url"] == "https://option.example.com" and got["ca_path"] == "/dict/ca.pem"
+    got = knocknoc_params(params(knocknoc={"url": "https://dict.example.com"}, timeout=30, retries=5))
+    assert got["ca_path"] == "/env/ca.pem" and got["validate_certs"] is True
+    monkeypatch.delenv("KNOCKNOC_TIMEOUT")
+    # timeout and retries given nowhere for the Knocknoc server: the device connection's, as before the dict
+    got = knocknoc_params(params(knocknoc={"url": "https://dict.example.com"}, timeout=30, retries=5))
+    assert (got["timeout"], got["retries"]) == (30, 5)
+    assert knocknoc_params(params(knocknoc_url=None))["url"] is None

@@ -32,7 +32,7 @@ def params(**extra):
     ({"device_targets": [""]}, "device_targets items must be device names, serial numbers, device group names or"
                                " adom/<adom>/device|group/<name> paths, got ''"),
     ({"device_targets": ["fgt1", " ", "adom/root/fgt2"]}, "paths, got ' ', 'adom/root/fgt2'"),
-    ({"knoc": "edge"}, "knocknoc_url (or KNOCKNOC_URL) is required with knoc"),
+    ({"knoc": "edge"}, "knocknoc.url (or knocknoc_url, or KNOCKNOC_URL) is required with knoc"),
 ])
 def test_invalid_options_are_named(extra, words):
     assert words in invalid_options(params(**extra))
