@@ -13,7 +13,8 @@ import ipaddress
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._modes import FORTIOS_ACCESS_GROUPS
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight import fmg as fmg_reads
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.report import case_hint, find_exact, join
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._trusted_host import ALLOW_ALL_V4, SLOT, UNUSED_V4
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import device_network
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._trusted_host import SLOT, UNUSED_V4, allows_all, same, slot_name
 
 SUPER_USER = "Super_User"
 NO_API_USER = "no api_user given"
@@ -165,12 +166,13 @@ def fmg_trusthost_networks(user, slots=range(1, SLOT + 1)):
     """(problems, networks) of a FortiManager admin's IPv4 trusted-host slots (unused ones skipped)."""
     problems, networks = [], []
     for slot in slots:
-        value = user.get("trusthost%d" % slot)
-        if not isinstance(value, list) or tuple(value) == UNUSED_V4:
+        value = user.get(slot_name(4, slot))
+        network = device_network(value) if isinstance(value, list) else None
+        if network is None or same(value, UNUSED_V4):
             continue
-        if tuple(value) == ALLOW_ALL_V4:
-            problems.append("trusthost%d allows every address (0.0.0.0/0.0.0.0)" % slot)
-        networks.append(ipaddress.ip_network("%s/%s" % tuple(value), strict=False))
+        if allows_all(value):
+            problems.append("%s allows every address (0.0.0.0/0.0.0.0)" % slot_name(4, slot))
+        networks.append(network)
     if not networks:
         problems.append("no IPv4 trusted host set (slot 1 defaults to allow-all)")
     return problems, networks

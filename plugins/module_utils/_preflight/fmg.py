@@ -8,8 +8,9 @@ shared ``_fortigates.resolve_targets``.)"""
 from __future__ import annotations
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import adom_url
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._trusted_host import PROFILE_URL, USER_URL
 
-ADMIN_USERS = "/cli/global/system/admin/user"
+ADMIN_USERS = USER_URL.rsplit("/", 1)[0]  # the table of USER_URL's objects
 
 
 def system_status(fmg):
@@ -23,11 +24,11 @@ def admin_users(fmg):
 
 def admin_user(fmg, name):
     """One administrator's settings (trusted hosts, profile, rpc-permit); not found raises 202051."""
-    return fmg.call("get", "%s/%s" % (ADMIN_USERS, name), not_found_code=202051) or {}
+    return fmg.call("get", USER_URL % name, not_found_code=202051) or {}
 
 
 def admin_profile(fmg, name):
-    return fmg.call("get", "/cli/global/system/admin/profile/%s" % name) or {}
+    return fmg.call("get", PROFILE_URL % name) or {}
 
 
 def adom_external_resources(fmg, adom):
