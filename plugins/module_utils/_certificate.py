@@ -17,10 +17,7 @@ import socket
 import ssl
 import traceback
 
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not a target
-    urlsplit = None
+from urllib.parse import urlsplit
 
 CRYPTOGRAPHY_IMPORT_ERROR = None
 try:

@@ -17,10 +17,7 @@ from __future__ import annotations
 import base64
 import re
 
-try:
-    from urllib.parse import quote, unquote
-except ImportError:  # pragma: no cover - Python 2 is not a target
-    quote = unquote = None
+from urllib.parse import quote, unquote
 
 # code -> (description, hint). Descriptions are the agent's (Knocknoc docs, "Error Codes");
 # hints condense the "Common Causes" column and the 202002/202100 "Steps to Resolve" pages.

@@ -418,13 +418,9 @@ class FortiGateClient(HttpClient):
     API_NAME = "FortiGate"
 
     def __init__(self, url, token, vdom="root", **kwargs):
-        if not token:
-            raise KnocknocError(None, "token is required (or set FORTIGATE_TOKEN)",
-                                description="Invalid connection option")
-        secrets = tuple(kwargs.pop("secrets", ())) + (token,)
-        super(FortiGateClient, self).__init__(url, secrets=secrets, **kwargs)
+        super(FortiGateClient, self).__init__(url, **kwargs)
+        self.use_api_key(token, "FORTIGATE_TOKEN")
         self.vdom = vdom or "root"
-        self.session.headers["Authorization"] = "Bearer %s" % token
         self._status = None
 
     @classmethod

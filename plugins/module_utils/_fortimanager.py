@@ -145,13 +145,9 @@ class FortiManagerClient(HttpClient):
 
     def __init__(self, url, token, adom="root", lock_timeout=60, lock_interval=2.0, task_interval=2.0,
                  task_timeout=600, **kwargs):
-        if not token:
-            raise KnocknocError(None, "token is required (or set FORTIMANAGER_TOKEN)",
-                                description="Invalid connection option")
-        secrets = tuple(kwargs.pop("secrets", ())) + (token,)
-        super(FortiManagerClient, self).__init__(url, secrets=secrets, **kwargs)
+        super(FortiManagerClient, self).__init__(url, **kwargs)
+        self.use_api_key(token, "FORTIMANAGER_TOKEN")
         self.adom = adom or "root"
-        self.session.headers["Authorization"] = "Bearer %s" % token
         self.lock_timeout = lock_timeout
         self.lock_interval = lock_interval
         self.task_interval = task_interval

@@ -25,10 +25,7 @@ import time
 import traceback
 import warnings
 
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not a target
-    urlsplit = None
+from urllib.parse import urlsplit
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -408,6 +405,14 @@ class HttpClient(object):
         if secret:
             self._secrets.add(str(secret))
 
+    def use_api_key(self, token, variable):
+        """Send API key ``token`` as the bearer token of every request (a secret of this client);
+        without one, fail naming ``variable``, the environment variable that can hold it."""
+        if not token:
+            raise KnocknocError(None, "token is required (or set %s)" % variable, description="Invalid connection option")
+        self.add_secret(token)
+        self.session.headers["Authorization"] = "Bearer %s" % token
+
     @property
     def secrets(self):
         return tuple(self._secrets)
@@ -418,8 +423,6 @@ class HttpClient(object):
         unless ``path`` (a full URL such as an allowlist's), a path or query. A base URL with a path
         (``https://fw/api/v2``, ``https://fmg/jsonrpc``) would have the API path added twice, and the
         resulting 404s read as "already deleted". The rule is ``_validate.check_url_parts``."""
-        if urlsplit is None:
-            raise KnocknocError(None, "%s is required" % option, description="Invalid connection option")
         try:
             check_url_parts(option, url, path=path)
         except ValueError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import hide_secrets
 
 # -- FortiGate (REST API v2 CMDB) -------------------------------------------------------------------
 # CMDB tables keyed by a number (reference B5: firewall/policy is keyed by `policyid`; the other
@@ -144,3 +145,10 @@ def find_fortimanager_object(client, path, policy, name, policyid):
     if mkey is None:
         return None, None
     return mkey, get_fortimanager_object(client, "%s/%s" % (path, mkey))
+
+
+def info_result(mkey, current):
+    """What the ``*_object_info`` modules return for an entry read as ``current`` (None: absent):
+    whether it exists, its key, and the entry with the values the device masks hidden."""
+    return {"changed": False, "exists": current is not None, "mkey": mkey if current is not None else None,
+            "object": hide_secrets(current)}

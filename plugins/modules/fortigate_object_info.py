@@ -92,8 +92,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate impor
     fortigate_argspec,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import KnocknocModule
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import find_fortigate_entry, fortigate_table
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import hide_secrets
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import find_fortigate_entry, fortigate_table, info_result
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
@@ -115,8 +114,7 @@ def main():
         mkey, current = find_fortigate_entry(client, path, policy, p["name"], p["policyid"], p["vdom"])
     except KnocknocError as err:
         module.fail_json(**err.fail_kwargs())
-    module.exit_json(changed=False, exists=current is not None, mkey=mkey if current is not None else None,
-                     object=hide_secrets(current))
+    module.exit_json(**info_result(mkey, current))
 
 
 if __name__ == "__main__":

@@ -101,8 +101,8 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._module import K
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import (
     find_fortimanager_object,
     fortimanager_table,
+    info_result,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import hide_secrets
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._validate import check_module
 
 
@@ -126,8 +126,7 @@ def main():
         mkey, current = find_fortimanager_object(client, path, policy, p["name"], p["policyid"])
     except KnocknocError as err:
         module.fail_json(**err.fail_kwargs())
-    module.exit_json(changed=False, exists=current is not None, mkey=mkey if current is not None else None,
-                     object=hide_secrets(current))
+    module.exit_json(**info_result(mkey, current))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,7 @@ name, type, credentials, URL and last poll, on every target FortiGate."""
 
 from __future__ import annotations
 
-try:
-    from urllib.parse import urlsplit, parse_qsl
-except ImportError:  # pragma: no cover
-    urlsplit = parse_qsl = None
+from urllib.parse import parse_qsl, urlsplit
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._preflight.report import case_hint, find_exact, join
 

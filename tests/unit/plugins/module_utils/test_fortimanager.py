@@ -419,3 +419,14 @@ def test_a_failed_commit_still_locked_after_an_install_is_an_error(fmg, fake):
             fmg.install_package("emea", "default", ["fgt3"])
     assert "runtime error" in info.value.cause
     assert fake.calls[-1] == ("exec", "/dvmdb/adom/emea/workspace/unlock")
+
+
+def test_clients_need_an_api_key_and_keep_it_secret():
+    # one rule for both device clients (HttpClient.use_api_key): no key names the variable; the key is a secret
+    for kind, variable in ((FortiGateClient, "FORTIGATE_TOKEN"), (FortiManagerClient, "FORTIMANAGER_TOKEN")):
+        with pytest.raises(KnocknocError) as caught:
+            kind("https://device.example.com", "")
+        assert "token is required (or set %s)" % variable in str(caught.value)
+        client = kind("https://device.example.com", "s3cret-key", secrets=("other",))
+        assert client.session.headers["Authorization"] == "Bearer s3cret-key"
+        assert {"s3cret-key", "other"} <= set(client.secrets)

@@ -12,6 +12,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._objects import 
     fortigate_table,
     fortimanager_key_field,
     fortimanager_table,
+    info_result,
     table_adom,
 )
 
@@ -115,3 +116,10 @@ def test_find_fortimanager_object():
     assert find_fortimanager_object(fmg, table, True, "nope", None) == (None, None)
     assert ("get", table + "/7", "root") in fmg.calls  # get_or_none names the ADOM: 202101 when it does not exist
     assert ("get", "/cli/global/system/admin/user/kk", None) in fmg.calls
+
+
+def test_info_result_hides_secrets_and_says_whether_it_exists():
+    found = info_result("kk", {"name": "kk", "password": "ENC XXXX", "status": "enable"})
+    assert found["exists"] is True and found["mkey"] == "kk" and found["changed"] is False
+    assert found["object"]["status"] == "enable" and "XXXX" not in str(found["object"])
+    assert info_result("kk", None) == {"changed": False, "exists": False, "mkey": None, "object": None}
