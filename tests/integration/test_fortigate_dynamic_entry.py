@@ -425,3 +425,48 @@ def test_playbook_with_module_defaults(labview, run_playbook):
     assert "[WARNING]" in output or results["wrong feed name"].get("warnings")
     assert view(labview, "fgt1").admitted("198.51.100.77") != 0
     assert args["token"] not in output
+
+
+# -- what real FortiGates may do (lab switches, docs/lab.md "Fidelity") ---------------------------------------
+def test_request_counts_and_the_devices_own_spelling(labview, run_module):
+    """Grant 3 requests, no-change grant 1, revoke 3, no-change revoke 3 (a revoke always pushes remove).
+    An entry the FortiGate lists as written (uncompressed IPv6) is removed with that spelling."""
+    setup_fgt(labview, "fgt1")
+    fgt = view(labview, "fgt1")
+    counts = []
+    for args in (dict(entries=["192.0.2.7"]), dict(entries=["192.0.2.7"]),
+                 dict(entries=["192.0.2.7"], state="absent"), dict(entries=["192.0.2.7"], state="absent")):
+        reset_counters(labview)
+        result = run_module(MODULE, fgt_args(labview, **args))
+        assert not result.get("failed"), result
+        counts.append(requests_to(labview, "fgt1"))
+    assert counts == [3, 1, 3, 3] and result["revoked"] is True and result["changed"] is False
+
+    written = "2001:0db8:0000:0000:0000:0000:0000:0007"
+    reply = fgt.post("/api/v2/monitor/system/external-resource/dynamic", params={"vdom": "root"},
+                     json={"commands": [{"name": RESOURCE, "command": "add", "entries": [written]}]})
+    assert reply.status_code == 200, reply.text
+    as_written = labview.info("fgt1")["switches"]["entries_as_written"]
+    assert fgt.entries(RESOURCE) == [written if as_written else "2001:db8::7"]
+    revoked = run_module(MODULE, fgt_args(labview, entries=["2001:db8::7"], state="absent"))
+    assert revoked["revoked"] is True and revoked["removed"] == ["2001:db8::7"], revoked
+    assert fgt.entries(RESOURCE) == [] and fgt.admitted("2001:db8::7") == 0
+
+
+def test_a_feed_that_cannot_be_read(labview, run_module):
+    """A feed whose poll failed: FortiOS may answer entry-list without entries. The grant is pushed anyway (in
+    force, not confirmed); a revoke is pushed too and, when the list cannot show it, fails closed."""
+    setup_fgt(labview, "fgt1", "kk_feed", **{"update-method": "feed", "resource": "https://127.0.0.1:9/allow.txt"})
+    fgt = view(labview, "fgt1")
+    labview.control("POST", "/devices/fgt1/poll", {"vdom": "root", "name": "kk_feed"})
+    unlisted = not labview.info("fgt1")["switches"]["entries_on_feed_error"]
+    granted = run_module(MODULE, fgt_args(labview, name="kk_feed", entries=["192.0.2.30"]))
+    assert fgt.admitted("192.0.2.30") != 0 and granted["changed"] is True and not granted.get("failed")
+    if unlisted:
+        assert granted["results"][0]["verified"] is False and "cannot be confirmed" in granted["results"][0]["error"]
+    revoked = run_module(MODULE, fgt_args(labview, name="kk_feed", entries=["192.0.2.30"], state="absent"))
+    assert fgt.admitted("192.0.2.30") == 0  # the remove went out either way
+    if unlisted:
+        assert revoked["failed"] is True and "access may still be open" in revoked["msg"] and revoked["revoked"] is False
+    else:
+        assert not revoked.get("failed") and revoked["revoked"] is True
