@@ -1730,8 +1730,9 @@ class FortiGate(Device):
             break
         results = {"success": True, "policy_id": match["policyid"] if match else 0,
                    "destip": dst.compressed, "policy_action": match["action"] if match else "deny"}
+        # A5: a monitor GET envelope carries `action` ("select" for a plain GET endpoint); no http_status here.
         return Response(200, {"http_method": "GET", "results": results, "vdom": vdom, "path": "firewall",
-                              "name": "policy-lookup", "status": "success", **self._tail()})
+                              "name": "policy-lookup", "action": "select", "status": "success", **self._tail()})
 
     def _addr_list_matches(self, vdom, items, ip, accepted):
         return any(self._addr_matches(vdom, item["name"], ip, accepted, set()) for item in items)
