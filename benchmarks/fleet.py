@@ -11,7 +11,9 @@ Sections (see benchmarks/README.md, "Fleet"):
   F1. Lab start and stop with 50 and 200 FortiGates, with and without a FortiManager managing them.
   F2. The inventory plugin: ``ansible-inventory --list`` over fmg1 managing 200 FortiGates.
   F3. One Passive+ grant (fortigate_dynamic_entry) over an inventory of 1, 51 and 200 FortiGates,
-      direct to each, connection local, forks 25: wall time, CPU seconds, device requests.
+      direct to each, connection local, forks 25: wall time, CPU seconds, device requests. The modules
+      run in the controller process (their action plugins, the default); F3m is the same with module
+      execution forced (KNOCKNOC_FORTINET_IN_PROCESS=false), over 1 and 51 FortiGates.
   F4. One Passive+ grant through fmg1 to 1, 50 and 200 FortiGates (one task on localhost).
 
 The lab runs in this process; ansible-playbook and ansible-inventory run as child processes, whose
@@ -194,8 +196,9 @@ DIRECT_PLAY = """- name: One Passive+ grant on every FortiGate of the inventory
 """ % (RESOURCE, IP)
 
 
-def bench_direct(lab, sizes, runs_for, workdir, admins):
-    log("F3. one Passive+ grant over an inventory, direct, connection local, forks %d: %s FortiGates" % (FORKS, sizes))
+def bench_direct(lab, sizes, runs_for, workdir, admins, in_process=True):
+    log("F3%s. one Passive+ grant over an inventory, direct, connection local, forks %d, %s: %s FortiGates"
+        % ("" if in_process else "m", FORKS, "in-process" if in_process else "module execution", sizes))
     names = sorted(n for n, d in lab.devices.items() if d.kind == "fortigate")
     book = workdir / "direct.yml"
     book.write_text(DIRECT_PLAY)
@@ -217,7 +220,7 @@ def bench_direct(lab, sizes, runs_for, workdir, admins):
             _reset_counts(lab)
             lab_cpu = time.process_time()
             wall, cpu, proc = _child([str(BIN / "ansible-playbook"), "-i", str(path), str(book), "--forks", str(FORKS)],
-                                     _env(workdir), workdir)
+                                     _env(workdir, KNOCKNOC_FORTINET_IN_PROCESS=str(in_process).lower()), workdir)
             lab_cpu = time.process_time() - lab_cpu
             results = _host_results(proc)
             if sorted(results) != hosts or not all(r.get("changed") and not r.get("failed") for r in results.values()):
@@ -226,7 +229,7 @@ def bench_direct(lab, sizes, runs_for, workdir, admins):
             requests, writes = _fgt_requests(lab, hosts)
             _check_and_clear(admins, hosts)
             samples.append((wall, cpu, lab_cpu, requests, writes))
-        rows.append(_row("direct", size, samples))
+        rows.append(_row("direct" if in_process else "direct_module", size, samples))
         log("   %3d FortiGates: %6.2f s wall, %6.1f CPU-s (%.2f per host), %d requests" % (
             size, rows[-1]["wall_s"], rows[-1]["cpu_s"], rows[-1]["cpu_s_per_host"], rows[-1]["requests"]))
     _ratios(rows)
@@ -328,7 +331,8 @@ def render(report):
         out.append("\nF2. Inventory plugin: ansible-inventory --list over fmg1")
         out.append(_table(["hosts", "wall s", "CPU s", "fmg1 requests"], [
             (r["hosts"], r["wall_s"], r["cpu_s"], r["fmg_requests"]) for r in s["inventory"]]))
-    for key, title in (("direct", "F3. One Passive+ grant over an inventory, direct, connection local, forks %d" % FORKS),
+    for key, title in (("direct", "F3. One Passive+ grant over an inventory, direct, connection local, forks %d, in-process" % FORKS),
+                       ("direct_module", "F3m. The same with module execution (KNOCKNOC_FORTINET_IN_PROCESS=false)"),
                        ("fortimanager", "F4. One Passive+ grant through fmg1 (one task on localhost)")):
         if key not in s:
             continue
@@ -346,10 +350,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="one run of everything")
     parser.add_argument("--runs", type=int, help="runs per figure (default 3; the 200-FortiGate playbook runs once)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--only", action="append", choices=["lab", "inventory", "direct", "fortimanager"])
+    parser.add_argument("--only", action="append", choices=["lab", "inventory", "direct", "direct_module", "fortimanager"])
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 3)
-    wanted = args.only or ["lab", "inventory", "direct", "fortimanager"]
+    wanted = args.only or ["lab", "inventory", "direct", "direct_module", "fortimanager"]
 
     def runs_for(size):
         # A 200-host playbook takes a minute of both cores: one run, unless --runs says otherwise.
@@ -362,7 +366,7 @@ def main(argv=None):
     sections = {}
     if "lab" in wanted:
         sections["lab"] = bench_lab([50, FLEET], runs, workroot)
-    if set(wanted) & {"inventory", "direct", "fortimanager"}:
+    if set(wanted) & {"inventory", "direct", "direct_module", "fortimanager"}:
         lab = Lab(workroot / "lab", topology=fleet_topology(FLEET)).start()
         try:
             names = sorted(n for n, d in lab.devices.items() if d.kind == "fortigate")
@@ -375,6 +379,8 @@ def main(argv=None):
                 sections["inventory"] = bench_inventory(lab, runs, workdir)
             if "direct" in wanted:
                 sections["direct"] = bench_direct(lab, [1, 51, FLEET], runs_for, workdir, admins)
+            if "direct_module" in wanted:
+                sections["direct_module"] = bench_direct(lab, [1, 51], runs_for, workdir, admins, in_process=False)
             if "fortimanager" in wanted:
                 sections["fortimanager"] = bench_fortimanager(lab, runs_for, workdir, admins)
         finally:

@@ -13,7 +13,9 @@ Sections (see benchmarks/README.md):
   1. Passive+ pushes (fortigate_dynamic_entry, in-process), 1 and 10,000 entries, direct to fgt1
      and through fmg1 to All_FortiGate: wall time (median of N runs) and device requests/writes.
   2. Active grants and revokes: fortigate_address_grant (fgt1), fortimanager_trusted_host (fmg1).
-  3. The same grants through ansible-playbook, this collection against fortinet.fortios.
+  3. The same grants through ansible-playbook, this collection against fortinet.fortios, and against a
+     one-``ping`` playbook; this collection's modules both ways (in-process action plugins, the default, and
+     module execution with KNOCKNOC_FORTINET_IN_PROCESS=false), the FortiManager trusted host too.
   4. Lab capacity: concurrent clients pushing to one FortiGate, from a separate process.
 
 The lab runs in this process (HTTPS servers on 127.0.0.1 threads); progress goes to stderr.
@@ -302,6 +304,11 @@ IP = "198.51.100.7"
 # What each approach does not do, printed with the figures so that they are not read as like for like.
 NOT_DONE = {
     "baseline": "no device call: ansible-playbook start-up and one debug task",
+    "ping": "no device call: ansible-playbook start-up and one ansible.builtin.ping module (a module process)",
+    "ours-passive-module": "as ours-passive, module execution forced (KNOCKNOC_FORTINET_IN_PROCESS=false)",
+    "ours-active-module": "as ours-active, module execution forced",
+    "ours-trusted-host": "grant then revoke of trusted host 10 of admin alice on fmg1",
+    "ours-trusted-host-module": "as ours-trusted-host, module execution forced",
     "ours-passive": "(reads the list first, canonicalises entries, refuses /0 and broad networks, reads back, "
                     "per-target agent error codes; also fans out through FortiManager)",
     "fortios-passive": "does not read the list first, reports changed=false whatever it did, does not read back, does not canonicalise "
@@ -325,6 +332,27 @@ def _ours_playbook(kind):
       tls_server_name: "{{ serial }}"
       retries: 0
 """
+    if kind == "trusted_host":
+        return """- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/knocknoc.fortinet.fortimanager:
+      url: "{{ fmg_url }}"
+      token: "{{ fmg_token }}"
+      ca_path: "{{ ca_path }}"
+      tls_server_name: "{{ serial }}"
+      retries: 0
+  tasks:
+    - name: grant
+      knocknoc.fortinet.fortimanager_trusted_host:
+        admin: %s
+        address: %s
+    - name: revoke
+      knocknoc.fortinet.fortimanager_trusted_host:
+        admin: %s
+        address: %s
+        state: absent
+""" % (FMG_ADMIN, IP, FMG_ADMIN, IP)
     if kind == "passive":
         tasks = """    - name: grant
       knocknoc.fortinet.fortigate_dynamic_entry:
@@ -380,7 +408,7 @@ def _fortios_playbook(kind):
     return json.dumps([{"hosts": "fgt1", "gather_facts": False, "tasks": tasks}], indent=1)
 
 
-def _play(workdir, text, inventory, extra_vars):
+def _play(workdir, text, inventory, extra_vars, env_extra=None):
     """One ansible-playbook run; returns (seconds, per-task results)."""
     book = workdir / "play.yml"
     book.write_text(text)
@@ -404,6 +432,7 @@ def _play(workdir, text, inventory, extra_vars):
         "ANSIBLE_PERSISTENT_CONTROL_PATH_DIR": str(workdir / "pc"),
         "NO_PROXY": "*", "no_proxy": "*",
     })
+    env.update(env_extra or {})
     start = time.perf_counter()
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=str(workdir), timeout=180)
     elapsed = time.perf_counter() - start
@@ -441,34 +470,49 @@ def bench_playbooks(lab, runs, workroot):
         return str(path)
 
     ours_vars = {"ca_path": info["ca_path"], "serial": info["tls_server_name"], "fgt_url": info["url"]}
+    fmg = conn_args(lab, "fmg1", "lab-api")
+    fmg_vars = {"ca_path": fmg["ca_path"], "serial": fmg["tls_server_name"], "fgt_url": info["url"],
+                "fmg_url": fmg["url"], "fmg_token": fmg["token"]}
+    module = {"KNOCKNOC_FORTINET_IN_PROCESS": "false"}
     # Both collections use the same keys: kk-passiveplus (System Configuration read-write) for the
     # push, kk-active (Firewall read-write) for address objects and groups.
     approaches = [
         ("baseline", "ansible-playbook, one debug task", "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-         "    - name: noop\n      ansible.builtin.debug:\n        msg: start-up only\n", "localhost,", {}),
+         "    - name: noop\n      ansible.builtin.debug:\n        msg: start-up only\n", "localhost,", {}, None),
+        ("ping", "ansible-playbook, one ping task", "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+         "    - name: ping\n      ansible.builtin.ping:\n", "localhost,", {}, None),
         ("ours-passive", "knocknoc.fortinet.fortigate_dynamic_entry", _ours_playbook("passive"), "localhost,",
-         dict(ours_vars, fgt_token=info["tokens"]["kk-passiveplus"])),
+         dict(ours_vars, fgt_token=info["tokens"]["kk-passiveplus"]), None),
+        ("ours-passive-module", "... module execution", _ours_playbook("passive"), "localhost,",
+         dict(ours_vars, fgt_token=info["tokens"]["kk-passiveplus"]), module),
         ("fortios-passive", "fortinet.fortios.fortios_monitor (push)", _fortios_playbook("passive"),
-         inventory("kk-passiveplus"), None),
+         inventory("kk-passiveplus"), None, None),
         ("ours-active", "knocknoc.fortinet.fortigate_address_grant", _ours_playbook("active"), "localhost,",
-         dict(ours_vars, fgt_token=info["tokens"]["kk-active"])),
+         dict(ours_vars, fgt_token=info["tokens"]["kk-active"]), None),
+        ("ours-active-module", "... module execution", _ours_playbook("active"), "localhost,",
+         dict(ours_vars, fgt_token=info["tokens"]["kk-active"]), module),
         ("fortios-active", "fortinet.fortios address + addrgrp", _fortios_playbook("active"),
-         inventory("kk-active"), None),
+         inventory("kk-active"), None, None),
+        ("ours-trusted-host", "knocknoc.fortinet.fortimanager_trusted_host", _ours_playbook("trusted_host"), "localhost,",
+         fmg_vars, None),
+        ("ours-trusted-host-module", "... module execution", _ours_playbook("trusted_host"), "localhost,",
+         fmg_vars, module),
     ]
     rows = []
-    for key, label, text, inv, extra in approaches:
+    for key, label, text, inv, extra, env_extra in approaches:
+        device = "fmg1" if "trusted-host" in key else "fgt1"
         samples = []
         for _run in range(runs):
             reset_counters(lab)
-            elapsed, results = _play(workdir, text, inv, extra)
-            samples.append((elapsed, counters(lab, ["fgt1"]), results))
+            elapsed, results = _play(workdir, text, inv, extra, env_extra)
+            samples.append((elapsed, counters(lab, [device]), results))
             if admin.entries() or admin.members():
                 raise RuntimeError("%s left a grant behind" % key)
             # fortios_monitor reports changed=false whatever it did, so the proof of work is the
             # device's write counter (and the empty list/group afterwards, checked above).
-            if key != "baseline" and lab.devices["fgt1"].writes < 2:
+            if key not in ("baseline", "ping") and lab.devices[device].writes < 2:
                 raise RuntimeError("%s wrote nothing: %s" % (key, results))
-        row = dict(summarise(samples, ["fgt1"]), section="playbook", approach=key, label=label,
+        row = dict(summarise(samples, [device]), section="playbook", approach=key, label=label,
                    tasks=len(samples[-1][2]), not_done=NOT_DONE[key])
         rows.append(row)
         log("   %-44s %8.1f ms  %s requests" % (label, row["median_ms"], row["requests"]))
@@ -595,10 +639,13 @@ def render(report):
                    "fortigate_address_grant re-checks them\n   after a deliberate random 0.1-0.3 s pause "
                    "(concurrency safety); that pause is most of those rows.")
     if "playbook" in sections:
-        out.append("\n3. Through ansible-playbook (grant then revoke of one address on fgt1, Ansible start-up included)")
-        out.append(_table(["approach", "tasks", "median ms", "[min-max]", "lab ms", "fgt1 requests", "fgt1 writes"], [
-            (r["label"], r["tasks"], r["median_ms"], "[%s-%s]" % (r["min_ms"], r["max_ms"]), r["lab_ms"],
-             r["requests_total"], r["writes_total"]) for r in sections["playbook"]]))
+        out.append("\n3. Through ansible-playbook (grant then revoke of one address on fgt1 (trusted host: on fmg1), "
+                   "Ansible start-up included; 'x ping' = median / the one-ping playbook's median)")
+        ping = next((r["median_ms"] for r in sections["playbook"] if r["approach"] == "ping"), None)
+        out.append(_table(["approach", "key", "tasks", "median ms", "[min-max]", "x ping", "lab ms", "requests", "writes"], [
+            (r["label"], r["approach"], r["tasks"], r["median_ms"], "[%s-%s]" % (r["min_ms"], r["max_ms"]),
+             round(r["median_ms"] / ping, 2) if ping else "-", r["lab_ms"], r["requests_total"], r["writes_total"])
+            for r in sections["playbook"]]))
         out.append("   What each approach does NOT do (in brackets: what ours does for its extra requests):")
         for r in sections["playbook"]:
             out.append(textwrap.fill("%s: %s" % (r["label"], r["not_done"]), width=116, initial_indent="   - ",
