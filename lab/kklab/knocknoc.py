@@ -12,6 +12,7 @@ import base64
 import binascii
 import collections
 import datetime
+import hashlib
 import hmac
 import ipaddress
 import secrets
@@ -20,6 +21,7 @@ import time
 import urllib.parse
 import uuid
 
+from . import variants
 from .core import Device, Response
 
 API_PREFIX = ("api", "v1")
@@ -86,19 +88,30 @@ class Allowlist:
         return self.api_key
 
 
+# -- lab switches (docs/lab.md "Fidelity"; variants.py) -----------------------------------------------
+SWITCHES = [
+    variants.Switch(
+        "conditional_allowlist", True, False,
+        "the allowlist carries an ETag and answers a matching If-None-Match with 304 (the FortiGate keeps its list)",
+        "unconfirmed in the reference (knocknoc.md is silent on validators); FortiOS polls conditionally and"
+        " records http_status_code 304 (fortinet-api.md C2, a real 7.4.2 reply; issue 11 item 13)"),
+]
+
+
 class Knocknoc(Device):
     kind = "knocknoc"
 
-    def __init__(self, lab, name, serial, version, admin_token=None):
+    def __init__(self, lab, name, serial, version, admin_token=None, spec=None):
         super().__init__(lab, name, serial, version)
         # modelled: the management API key; survives reset() so lab.json stays valid.
         self.admin_token = admin_token or secrets.token_hex(24)
+        self.spec = spec or {}
         self.reset()
 
     @classmethod
     def from_topology(cls, lab, spec):
         return cls(lab, spec["name"], spec.get("serial", "KNOCKNOC-LAB"), spec.get("version", "26.06.1"),
-                   admin_token=spec.get("admin_token"))
+                   admin_token=spec.get("admin_token"), spec=spec)
 
     def cert_names(self):
         # A Knocknoc server has an ordinary certificate for its host name, unlike the appliances.
@@ -106,6 +119,7 @@ class Knocknoc(Device):
 
     def reset(self):
         with self.lock:
+            self.switches = variants.resolve(SWITCHES, self, self.spec, getattr(self.lab, "topology", None))
             self.knocs = {}          # id -> stored document (secrets included)
             self.allowlists = {}     # knoc id -> Allowlist
             self.grants = {}         # knoc id -> {grant id -> grant record}
@@ -122,6 +136,7 @@ class Knocknoc(Device):
             "tokens": {"admin": self.admin_token},
             "admin_token": self.admin_token,
             "api_url": "%s/api/v1" % self.url if self.url else None,
+            "switches": dict(self.switches),
         })
         return info
 
@@ -210,10 +225,20 @@ class Knocknoc(Device):
             })
         if fmt == "json":
             # unconfirmed in the reference: the JSON schema of the allowlist.
-            return Response(200, {"acl_id": acl_id, "entries": entries})
-        body = "".join("%s\n" % ip for ip in entries)
-        # unconfirmed in the reference: the Content-Type; text/plain is what EDL consumers expect.
-        return Response(200, body, content_type="text/plain; charset=utf-8")
+            response = Response(200, {"acl_id": acl_id, "entries": entries})
+        else:
+            body = "".join("%s\n" % ip for ip in entries)
+            # unconfirmed in the reference: the Content-Type; text/plain is what EDL consumers expect.
+            response = Response(200, body, content_type="text/plain; charset=utf-8")
+        if not self.switches["conditional_allowlist"]:
+            return response
+        # A validator for the list's content: a FortiGate that polls with If-None-Match gets 304 while the
+        # list is unchanged and keeps its entries (pushed ones included).
+        etag = '"%s"' % hashlib.sha256(response.encoded()).hexdigest()[:32]
+        if etag in [tag.strip() for tag in (request.header("If-None-Match") or "").split(",")]:
+            return Response(304, None, headers={"ETag": etag})
+        response.headers["ETag"] = etag
+        return response
 
     def find_allowlist(self, acl_id, token):
         for knoc_id, allowlist in self.allowlists.items():
@@ -442,6 +467,8 @@ class Knocknoc(Device):
     # call answers at once); without, all of them before the answer. A burst from a test client on a busy machine
     # would take longer than the second it is meant to last.
     def control(self, action, method, body):
+        if action == "switches":
+            return variants.control(SWITCHES, self.switches, self, method, body or {})
         if action in ("sign-in", "sign-out") and method == "POST":
             return self.control_sign(action, body)
         raise KeyError(action)

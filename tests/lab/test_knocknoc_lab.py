@@ -291,6 +291,27 @@ def test_allowlist_txt_and_json(kk):
     assert kk.fetch(url[:-len(".txt")] + ".csv", key).status_code == 404
 
 
+def test_allowlist_answers_a_matching_etag_with_304_until_it_changes(kk):
+    created = kk.create(**passive())
+    knoc_id, url, key = created["knoc"]["id"], created["allowlist"]["url"], created["allowlist"]["api_key"]
+    kk.grant(knoc_id, "alice", "198.51.100.20")
+    first = kk.fetch(url, key)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and etag.startswith('"') and first.text == "198.51.100.20\n"
+    again = kk.session.get(url, auth=("apikey", key), headers={"If-None-Match": etag}, timeout=10)
+    assert again.status_code == 304 and again.text == "" and again.headers["ETag"] == etag
+    # A wrong key is refused before the validator is looked at.
+    assert kk.session.get(url, auth=("apikey", "wrong"), headers={"If-None-Match": etag}, timeout=10).status_code == 401
+    kk.grant(knoc_id, "bob", "198.51.100.3")
+    changed = kk.session.get(url, auth=("apikey", key), headers={"If-None-Match": etag}, timeout=10)
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert changed.text == "198.51.100.3\n198.51.100.20\n"
+    # The other side of the lab switch: no validator, every poll downloads.
+    kk.lab.devices["knocknoc"].switches["conditional_allowlist"] = False
+    plain = kk.session.get(url, auth=("apikey", key), headers={"If-None-Match": etag}, timeout=10)
+    assert plain.status_code == 200 and "ETag" not in plain.headers
+
+
 def test_allowlist_auth_failures(kk):
     created = kk.create(**passive())
     url, key = created["allowlist"]["url"], created["allowlist"]["api_key"]
