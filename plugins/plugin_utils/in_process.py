@@ -97,11 +97,28 @@ def run_module_main(name, module_args, environment=None):
     return out.getvalue(), err.getvalue(), rc
 
 
+def preload(name):
+    """Import module ``name`` (and so ``requests`` and the module_utils) ahead of time.
+
+    Ansible's strategy loads each task's action plugin class in the main process, before it forks a
+    worker per host: what is imported then is inherited by every worker instead of imported again in
+    each. Best effort: a failure here shows up, with its proper message, when the module runs."""
+    try:
+        importlib.import_module(MODULES + name)
+    except Exception:  # pylint: disable=broad-except
+        pass
+
+
 class InProcessModuleAction(ActionBase):
     """Runs the module of the same name in the controller process when its connection is local."""
 
     _supports_check_mode = True
     _supports_async = True
+
+    def __init_subclass__(cls, **kwargs):
+        super(InProcessModuleAction, cls).__init_subclass__(**kwargs)
+        # The action plugin's own name is the module's (plugins/action/<module>.py).
+        preload(cls.__module__.rsplit(".", 1)[-1])
 
     def _runs_in_process(self, task_vars):
         if self._task.async_val or self._play_context.become:
