@@ -24,11 +24,18 @@ def module_result(name, args, check=False, diff=False):
     params = dict(args)
     params.update(_ansible_check_mode=check, _ansible_diff=diff)
     out = io.StringIO()
-    with patch_module_args(params), contextlib.redirect_stdout(out):
-        try:
-            module.main()
-        except SystemExit:
-            pass
+    # ... and is never the controller: once a test imported controller code (ansible.errors), module
+    # warnings would go to the controller's display instead of the result.
+    from ansible.module_utils import _internal
+    controller, _internal.is_controller = _internal.is_controller, False
+    try:
+        with patch_module_args(params), contextlib.redirect_stdout(out):
+            try:
+                module.main()
+            except SystemExit:
+                pass
+    finally:
+        _internal.is_controller = controller
     text = out.getvalue()
     try:
         return json.loads(text)

@@ -8,6 +8,7 @@ import json
 
 import pytest
 from ansible.module_utils.ansible_release import __version__ as ansible_version
+from ansible.module_utils import _internal
 from ansible.module_utils.common import warnings as module_warnings
 from ansible.module_utils.testing import patch_module_args
 
@@ -31,11 +32,17 @@ def run(args, body=None, secret_results=()):
     if tuple(int(p) for p in ansible_version.split(".")[:2]) >= (2, 20):
         args["_ansible_inject_invocation"] = True  # echo the arguments, as older cores always do
     module_warnings._global_warnings.clear()
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module = KnocknocModule(SPEC, supports_check_mode=True)
-            module.secret_results = secret_results
-            (body or (lambda m: m.exit_json(changed=False)))(module)
+    # A module process is never the controller; once controller code is imported (another test imported
+    # ansible.errors), module warnings would go to the controller's display instead of the result.
+    controller, _internal.is_controller = _internal.is_controller, False
+    try:
+        with patch_module_args(args):
+            with pytest.raises(SystemExit):
+                module = KnocknocModule(SPEC, supports_check_mode=True)
+                module.secret_results = secret_results
+                (body or (lambda m: m.exit_json(changed=False)))(module)
+    finally:
+        _internal.is_controller = controller
 
 
 def warnings(result):
