@@ -271,14 +271,17 @@ def test_no_canary_in_any_output(labview, tmp_path):
     texts = {"ansible-playbook stdout": proc.stdout, "ansible-playbook stderr": proc.stderr,
              "ansible-playbook log": (tmp_path / "playbook.log").read_text()}
 
-    # 2. ansible-runner, as AWX runs a job: -vvvv, every artifact file (events, stdout, command line).
+    # 2. ansible-runner, as AWX runs a job: -vvvv, every artifact file (events, stdout, command line). Here the
+    # modules run as AnsiballZ processes, the way they run on a remote host; ansible-playbook above ran them in
+    # Ansible's worker processes (the collection's action plugins, connection local): both paths are covered.
     private = tmp_path / "runner"
     private.mkdir()
     env = environment(tmp_path, "runner")
+    env["KNOCKNOC_FORTINET_IN_PROCESS"] = "false"
     result = ansible_runner.run(
         private_data_dir=str(private), project_dir=str(book_dir), playbook="canary.yml", verbosity=4,
         inventory={"all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}},
-        envvars={k: v for k, v in env.items() if k.startswith("ANSIBLE_") or k == "PATH"}, quiet=True,
+        envvars={k: v for k, v in env.items() if k.startswith(("ANSIBLE_", "KNOCKNOC_FORTINET_")) or k == "PATH"}, quiet=True,
         suppress_env_files=True)
     assert result.status == "successful", result.stdout.read()[-3000:]
     texts["ansible-runner log"] = (tmp_path / "runner.log").read_text()
