@@ -34,18 +34,25 @@ def fortigate_table(path, name, policyid):
     if not FORTIGATE_PATH_RE.match(path):
         raise ValueError("path must name a CMDB table such as firewall/policy or system/api-user, got %r" % given)
     policy = path in POLICY_TABLES
+    check_key_options(path, policy, name, policyid, "FortiOS", "policy tables only (%s), not to %s"
+                      % (", ".join(sorted(POLICY_TABLES)), path))
+    return path, policy
+
+
+def check_key_options(path, policy, name, policyid, device, policy_tables):
+    """The key options of an object in table ``path``: a policy table takes ``policyid`` (1 or more;
+    none lets ``device`` number a new policy) or ``name``; any other table a ``name`` and no
+    ``policyid`` (``policy_tables`` says which tables take one). Raises ValueError."""
     if policy:
         if policyid is None and not name:
             raise ValueError("name or policyid is required for %s" % path)
         if policyid is not None and policyid < 1:
-            raise ValueError("policyid must be 1 or more (leave it out to let FortiOS choose the number)")
-    else:
-        if policyid is not None:
-            raise ValueError("policyid applies to policy tables only (%s), not to %s"
-                             % (", ".join(sorted(POLICY_TABLES)), path))
-        if not name:
-            raise ValueError("name is required for %s" % path)
-    return path, policy
+            raise ValueError("policyid must be 1 or more (leave it out to let %s choose the number)" % device)
+        return
+    if policyid is not None:
+        raise ValueError("policyid applies to %s" % policy_tables)
+    if not name:
+        raise ValueError("name is required for %s" % path)
 
 
 def _one_policy(rows, path, name):
@@ -103,18 +110,10 @@ def fortimanager_table(path, adom, name, policyid, key_field=None):
                          " got %r" % given)
     key = fortimanager_key_field(path, key_field)
     policy = key == "policyid"
-    if policy:
-        if policyid is None and not name:
-            raise ValueError("name or policyid is required for the policy table %s" % path)
-        if policyid is not None and policyid < 1:
-            raise ValueError("policyid must be 1 or more (leave it out to let FortiManager choose the number)")
-    else:
-        if policyid is not None:
-            raise ValueError("policyid applies to policy tables (.../pkg/<package>/firewall/policy) only")
-        if not name:
-            raise ValueError("name is required for %s" % path)
-        if "/" in name:
-            raise ValueError("name must not contain '/', got %r" % name)
+    check_key_options(path, policy, name, policyid, "FortiManager",
+                      "policy tables (.../pkg/<package>/firewall/policy) only")
+    if not policy and "/" in name:
+        raise ValueError("name must not contain '/', got %r" % name)
     return path, key, policy
 
 
