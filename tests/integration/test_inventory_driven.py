@@ -52,8 +52,8 @@ def inventory(labview, tmp_path):
         hosts[name] = dict(prefixed("fortigate", labview.connection(name, "kk-passiveplus")),
                            fortigate_use_fortimanager=False, fortigate_vdom="root")
     hosts[THROUGH_FMG] = dict(prefixed("fortimanager", labview.connection("fmg1", "kk-passiveplus")),
-                         fortigate_use_fortimanager=True, fortigate_vdom="root", fortimanager_adom="root",
-                         fortimanager_target="adom/root/device/" + THROUGH_FMG)
+                              fortigate_use_fortimanager=True, fortigate_vdom="root", fortimanager_adom="root",
+                              fortimanager_target="adom/root/device/" + THROUGH_FMG)
     data = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
                     "children": {"branches": {"hosts": hosts}}}}
     path = tmp_path / "inventory.yml"
