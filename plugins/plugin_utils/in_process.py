@@ -151,6 +151,12 @@ class InProcessModuleAction(ActionBase):
         name = (self._task.resolved_action or module_name).rsplit(".", 1)[-1]
         stdout, stderr, rc = run_module_main(name, module_args, environment)
         # The same parsing as a module process's output: result normalisation, warnings, deprecations.
-        utr = self._parse_returned_data(dict(stdout=stdout, stderr=stderr, rc=rc), PROFILE)
-        utr.remove_internal_keys()
-        return utr.as_result_dict(for_round_trip=True)
+        parsed = self._parse_returned_data(dict(stdout=stdout, stderr=stderr, rc=rc), PROFILE)
+        if hasattr(parsed, "as_result_dict"):
+            parsed.remove_internal_keys()
+            return parsed.as_result_dict(for_round_trip=True)
+        # ansible-core before 2.21 parses into a plain dict; _execute_module then cleans it like this.
+        from ansible.vars.clean import remove_internal_keys  # pylint: disable=import-outside-toplevel
+        parsed.pop("_ansible_suppress_tmpdir_delete", None)
+        remove_internal_keys(parsed)
+        return parsed
