@@ -170,9 +170,19 @@ def test_feed_resource_overlay_and_poll_reconciliation(labview, run_module):
     if not listed_on_feed:  # in force, but the list cannot show it: the result says so
         assert pushed["results"][0]["verified"] is False and pushed["results"][0]["error_code"] == 202100
         assert "cannot be confirmed" in pushed["results"][0]["error"]
-    # Bob's grant never reached Knocknoc here, so the next poll (5 minutes later) reconciles it away...
+    # Bob's grant never reached Knocknoc here, so the next poll that downloads the allowlist reconciles it away.
+    # Lab switch conditional_allowlist: an unchanged allowlist answers 304 and the FortiGate keeps its list (the
+    # pushed entry too) until the allowlist changes; dave's grant changes it.
     labview.advance(301)
-    assert fgt.entries("kk_feed") == ["192.0.2.10"] and fgt.admitted("192.0.2.20") == 0
+    if labview.info("knocknoc")["switches"]["conditional_allowlist"]:
+        assert fgt.admitted("192.0.2.20") != 0
+        assert kk.post("/api/v1/knocs/%d/grants" % knoc["id"], json={"username": "dave", "ip": "192.0.2.10"}).ok
+        assert kk.post("/api/v1/knocs/%d/grants" % knoc["id"], json={"username": "erin", "ip": "192.0.2.40"}).ok
+        labview.advance(301)
+        assert fgt.entries("kk_feed") == ["192.0.2.10", "192.0.2.40"]
+    else:
+        assert fgt.entries("kk_feed") == ["192.0.2.10"]
+    assert fgt.admitted("192.0.2.20") == 0
     # ...and a push that failed (wrong feed name) is repaired by the poll for granted users.
     assert kk.post("/api/v1/knocs/%d/grants" % knoc["id"], json={"username": "carol", "ip": "192.0.2.30"}).ok
     failed = run_module(MODULE, fgt_args(labview, name="KK_feed", entries=["192.0.2.30"]))

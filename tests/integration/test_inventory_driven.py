@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import LabView
+from harness.labview import LabView
 from kklab.lab import Lab, fleet_topology
 
 from test_role_access import H

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LabView
+from harness.labview import LabView
 from kklab.lab import Lab, fleet_topology
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from conftest import LabView
+from harness.labview import LabView
 from kklab.lab import Lab, fleet_topology
 
 # Loose bounds: on a loaded 2-core machine the 200-device lab starts in ~2-5 s (most of it making

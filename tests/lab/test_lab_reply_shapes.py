@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import LabView
+from harness.labview import LabView
 
 FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "fixtures"
 PARSER_ONLY = {
