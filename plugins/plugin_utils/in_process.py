@@ -36,6 +36,11 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
+try:
+    from ansible.module_utils import _internal
+except ImportError:  # pragma: no cover - an ansible-core without the flag
+    _internal = None
+
 MODULES = "ansible_collections.knocknoc.fortinet.plugins.modules."
 # The serialization profile of the collection's modules (none declares another one).
 PROFILE = "legacy"
@@ -74,6 +79,20 @@ def _module_args(payload):
         basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE = saved
 
 
+@contextlib.contextmanager
+def _not_the_controller():
+    """The module's view of ansible.module_utils: on the controller, its warnings and deprecations would go
+    to the controller's display instead of into the result, and its JSON would use the controller's encoders."""
+    if not hasattr(_internal, "is_controller"):
+        yield
+        return
+    controller, _internal.is_controller = _internal.is_controller, False
+    try:
+        yield
+    finally:
+        _internal.is_controller = controller
+
+
 def run_module_main(name, module_args, environment=None):
     """Run module ``name``'s ``main()`` with ``module_args`` (already including Ansible's ``_ansible_*``
     keys) in this process; returns (stdout, stderr, rc) as a module process would have produced them."""
@@ -83,7 +102,8 @@ def run_module_main(name, module_args, environment=None):
     module_warnings._global_warnings.clear()
     module_warnings._global_deprecations.clear()
     out, err, rc = io.StringIO(), io.StringIO(), 0
-    with _environment(environment or {}), _module_args(payload), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with _environment(environment or {}), _module_args(payload), _not_the_controller(), \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             importlib.import_module(MODULES + name).main()
         except SystemExit as exc:

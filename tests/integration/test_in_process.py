@@ -62,6 +62,8 @@ def test_in_process_and_module_execution_give_the_same_results(labview, run_play
         ("no_log", "fortigate_object_info", dict(fgt, path="firewall/address", name="srv"), False),
         # Refused by the module's own argument spec (an unknown option), both ways.
         ("refused", "fortigate_object_info", dict(fgt, path="firewall/address", colour="red"), False),
+        # A warning (certificate not verified) in the result, not on the controller's display.
+        ("unverified", "fortigate_object_info", dict(fgt, path="firewall/address", name="srv", validate_certs=False), False),
         # Refused by the collection's validation, before any request.
         ("invalid", "fortigate_address_grant", dict(fgt, address_group="kk_group", addresses=["not-an-ip"]), True),
     ]
@@ -80,6 +82,7 @@ def test_in_process_and_module_execution_give_the_same_results(labview, run_play
 
     # The comparison says something: failures, masking, warnings and diffs were there to compare.
     assert mine["refused"]["failed"] and "colour" in mine["refused"]["msg"]
+    assert any("validate_certs=false" in w for w in mine["unverified"]["warnings"]), mine["unverified"]
     assert mine["invalid"]["failed"] and "not-an-ip" in mine["invalid"]["msg"]
     # What the callback shows (a registered variable keeps the whole result, in Ansible as ever).
     for way in shown:
