@@ -292,6 +292,8 @@ def test_allowlist_txt_and_json(kk):
 
 
 def test_allowlist_answers_a_matching_etag_with_304_until_it_changes(kk):
+    # The default side of the switch, also when KKLAB_VARIANT=alternate turned it off (make pytest-alternate).
+    kk.lab.devices["knocknoc"].switches["conditional_allowlist"] = True
     created = kk.create(**passive())
     knoc_id, url, key = created["knoc"]["id"], created["allowlist"]["url"], created["allowlist"]["api_key"]
     kk.grant(knoc_id, "alice", "198.51.100.20")
