@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Lines of code per module outside its DOCUMENTATION, EXAMPLES and RETURN strings (issue 9: at most 300).
 
 ``outside`` is every line of the file but those of the three documentation assignments (what the issue
@@ -39,7 +38,7 @@ def main():
     args = parser.parse_args()
     modules = sorted(pathlib.Path(args.root, "plugins", "modules").glob("*.py"))
     rows = sorted(((sizes(m), m.stem) for m in modules if m.name != "__init__.py"), reverse=True)
-    width = max(len(name) for _, name in rows)
+    width = max(len(name) for _sizes, name in rows)
     print("%-*s  %7s  %5s  %5s" % (width, "module", "outside", "code", "file"))
     over = []
     for (outside, code, total), name in rows:

@@ -9,7 +9,7 @@ import pytest
 
 from kklab import variants
 from kklab.fortigate import SWITCHES
-from test_fortigate_lab import CMDB, MON, Fgt, control, fgt_lab, make_push_resource, wait_for  # noqa: F401
+from test_fortigate_lab import CMDB, MON, Fgt, control, fgt_lab, make_push_resource, wait_for  # noqa: F401 pylint: disable=unused-import
 
 V6_LONG = "2001:0db8:0000:0000:0000:0000:0000:0007"
 

@@ -532,7 +532,7 @@ def test_revoke_a_wrong_404_on_the_object_read_is_read_again():
     gate = Lying()
     granted(gate)
     gate.lies["get_entry:" + ADDR] = ["404"]
-    result, warnings, _ = run(gate, state="absent")
+    result, warnings, _sleeper = run(gate, state="absent")
     assert result["changed"] is True and result["revoked"] is True and result["removed"] == [NAME]
     assert NAME not in gate.members() and NAME not in gate.tables[ADDR]
     assert warnings == []
@@ -544,7 +544,7 @@ def test_revoke_object_missing_while_member_removes_the_membership_for_everyone(
     gate = Lying()
     granted(gate, "knocknoc:alice,bob")
     gate.lies["get_entry:" + ADDR] = ["404", "404"]
-    result, warnings, _ = run(gate, state="absent")
+    result, warnings, _sleeper = run(gate, state="absent")
     assert result["changed"] is True and result["revoked"] is True and result["removed"] == [NAME]
     assert NAME not in gate.members()
     assert len(warnings) == 1 and "every holder" in warnings[0]
@@ -552,7 +552,7 @@ def test_revoke_object_missing_while_member_removes_the_membership_for_everyone(
 
 def test_revoke_with_nothing_to_change_is_proved_by_the_plans_group_read():
     gate = FakeGate()
-    result, _, _ = run(gate, state="absent")
+    result, _warnings, _sleeper = run(gate, state="absent")
     assert result["changed"] is False and result["revoked"] is True
     assert gate.calls == [("get_entry", ADDRGRP, GROUP), ("get_entry", ADDR, NAME)]  # no extra request
 
@@ -560,7 +560,7 @@ def test_revoke_with_nothing_to_change_is_proved_by_the_plans_group_read():
 def test_revoke_check_mode_is_not_a_revoke():
     gate = FakeGate()
     granted(gate)
-    result, _, _ = run(gate, check_mode=True, state="absent")
+    result, _warnings, _sleeper = run(gate, check_mode=True, state="absent")
     assert result["changed"] is True and result["revoked"] is False
     assert gate.writes() == []
 
