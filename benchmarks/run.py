@@ -13,9 +13,9 @@ Sections (see benchmarks/README.md):
   1. Passive+ pushes (fortigate_dynamic_entry, in-process), 1 and 10,000 entries, direct to fgt1
      and through fmg1 to All_FortiGate: wall time (median of N runs) and device requests/writes.
   2. Active grants and revokes: fortigate_address_grant (fgt1), fortimanager_trusted_host (fmg1).
-  3. The same grants through ansible-playbook, this collection against fortinet.fortios, and against a
-     one-``ping`` playbook; this collection's modules both ways (in-process action plugins, the default, and
-     module execution with KNOCKNOC_FORTINET_IN_PROCESS=false), the FortiManager trusted host too.
+  3. The same grants through ansible-playbook, this collection against fortinet.fortios (push, address + group)
+     and fortinet.fortimanager (trusted host), and against a one-``ping`` playbook; this collection's modules
+     both ways (in-process action plugins, the default, and module execution with KNOCKNOC_FORTINET_IN_PROCESS=false).
   4. Lab capacity: concurrent clients pushing to one FortiGate, from a separate process.
 
 The lab runs in this process (HTTPS servers on 127.0.0.1 threads); progress goes to stderr.
@@ -44,6 +44,12 @@ GROUP = "kk_users"
 CMDB = "/api/v2/cmdb"
 PUSH = "/api/v2/monitor/system/external-resource/dynamic"
 FMG_ADMIN = "alice"  # a seed administrator of fmg1 (trusted hosts 1-9 at 127.0.0.1)
+UNUSED_SLOT = ["255.255.255.255", "255.255.255.255"]  # a trusted-host slot that admits no one
+
+
+def slot_value(slot):
+    """A trusted-host slot as FortiManager returns it (a list, or one "ip mask" string) -> [ip, mask]."""
+    return slot.split() if isinstance(slot, str) else list(slot)
 
 
 def log(msg):
@@ -298,7 +304,7 @@ def bench_active(lab, runs):
     return rows
 
 
-# -- 3. ansible-playbook: this collection against fortinet.fortios ----------------------------------
+# -- 3. ansible-playbook: this collection against fortinet.fortios and fortinet.fortimanager ---------
 IP = "198.51.100.7"
 
 # What each approach does not do, printed with the figures so that they are not read as like for like.
@@ -309,6 +315,9 @@ NOT_DONE = {
     "ours-active-module": "as ours-active, module execution forced",
     "ours-trusted-host": "grant then revoke of trusted host 10 of admin alice on fmg1",
     "ours-trusted-host-module": "as ours-trusted-host, module execution forced",
+    "fortimanager-trusted-host": "writes what the playbook gives (the playbook author writes the slot's mask and its reset "
+                                 "value), does not check slots 1-9 nor an admin profile's trusted hosts, does not read back "
+                                 "(a revoke is not proved), no agent error codes; TLS not verified (httpapi validate_certs=false)",
     "ours-passive": "(reads the list first, canonicalises entries, refuses /0 and broad networks, reads back, "
                     "per-target agent error codes; also fans out through FortiManager)",
     "fortios-passive": "does not read the list first, reports changed=false whatever it did, does not read back, does not canonicalise "
@@ -321,6 +330,11 @@ NOT_DONE = {
                       "does not refuse broad networks, object and membership "
                       "are separate tasks the playbook author orders; TLS not verified (httpapi validate_certs=false)",
 }
+
+
+# The same job done both ways: (job, ours, Fortinet's).
+PAIRS = (("Passive+ push", "ours-passive", "fortios-passive"), ("Active address group", "ours-active", "fortios-active"),
+         ("FortiManager trusted host", "ours-trusted-host", "fortimanager-trusted-host"))
 
 
 def _ours_playbook(kind):
@@ -408,6 +422,19 @@ def _fortios_playbook(kind):
     return json.dumps([{"hosts": "fgt1", "gather_facts": False, "tasks": tasks}], indent=1)
 
 
+def _fortimanager_playbook():
+    # fortinet.fortimanager's generic admin-user module: the slot is written as the playbook gives it, and the
+    # revoke writes the unused value our module resets to (255.255.255.255/32).
+    common = {"access_token": "{{ fmg_access_token }}", "state": "present"}
+    tasks = [
+        {"name": "grant", "fortinet.fortimanager.fmgr_system_admin_user": dict(
+            common, system_admin_user={"userid": FMG_ADMIN, "trusthost10": IP + " 255.255.255.255"})},
+        {"name": "revoke", "fortinet.fortimanager.fmgr_system_admin_user": dict(
+            common, system_admin_user={"userid": FMG_ADMIN, "trusthost10": "255.255.255.255 255.255.255.255"})},
+    ]
+    return json.dumps([{"hosts": "fmg1", "gather_facts": False, "tasks": tasks}], indent=1)
+
+
 def _play(workdir, text, inventory, extra_vars, env_extra=None):
     """One ansible-playbook run; returns (seconds, per-task results)."""
     book = workdir / "play.yml"
@@ -469,6 +496,16 @@ def bench_playbooks(lab, runs, workroot):
             "ansible_python_interpreter": sys.executable, "fortios_access_token": info["tokens"][token]}}}}))
         return str(path)
 
+    def fmg_inventory():
+        fmg_info = lab.devices["fmg1"].describe()
+        path = workdir / "inventory-fmg1.json"
+        path.write_text(json.dumps({"all": {"hosts": {"fmg1": {
+            "ansible_host": "127.0.0.1", "ansible_connection": "httpapi",
+            "ansible_network_os": "fortinet.fortimanager.fortimanager", "ansible_httpapi_use_ssl": True,
+            "ansible_httpapi_validate_certs": False, "ansible_httpapi_port": int(fmg_info["url"].rsplit(":", 1)[1]),
+            "ansible_python_interpreter": sys.executable, "fmg_access_token": fmg_info["tokens"]["lab-api"]}}}}))
+        return str(path)
+
     ours_vars = {"ca_path": info["ca_path"], "serial": info["tls_server_name"], "fgt_url": info["url"]}
     fmg = conn_args(lab, "fmg1", "lab-api")
     fmg_vars = {"ca_path": fmg["ca_path"], "serial": fmg["tls_server_name"], "fgt_url": info["url"],
@@ -497,16 +534,21 @@ def bench_playbooks(lab, runs, workroot):
          fmg_vars, None),
         ("ours-trusted-host-module", "... module execution", _ours_playbook("trusted_host"), "localhost,",
          fmg_vars, module),
+        ("fortimanager-trusted-host", "fortinet.fortimanager fmgr_system_admin_user", _fortimanager_playbook(),
+         fmg_inventory(), None, None),
     ]
+    fmg_admin = Admin(lab, "fmg1")
     rows = []
     for key, label, text, inv, extra, env_extra in approaches:
         device = "fmg1" if "trusted-host" in key else "fgt1"
+        fmg_admin.rpc("update", "/cli/global/system/admin/user/" + FMG_ADMIN, data={"trusthost10": UNUSED_SLOT})
         samples = []
         for _run in range(runs):
             reset_counters(lab)
             elapsed, results = _play(workdir, text, inv, extra, env_extra)
             samples.append((elapsed, counters(lab, [device]), results))
-            if admin.entries() or admin.members():
+            slot = fmg_admin.rpc("get", "/cli/global/system/admin/user/" + FMG_ADMIN)["data"]["trusthost10"]
+            if admin.entries() or admin.members() or slot_value(slot) != UNUSED_SLOT:
                 raise RuntimeError("%s left a grant behind" % key)
             # fortios_monitor reports changed=false whatever it did, so the proof of work is the
             # device's write counter (and the empty list/group afterwards, checked above).
@@ -646,6 +688,11 @@ def render(report):
             (r["label"], r["approach"], r["tasks"], r["median_ms"], "[%s-%s]" % (r["min_ms"], r["max_ms"]),
              round(r["median_ms"] / ping, 2) if ping else "-", r["lab_ms"], r["requests_total"], r["writes_total"])
             for r in sections["playbook"]]))
+        by_key = {r["approach"]: r["median_ms"] for r in sections["playbook"]}
+        pairs = [(job, ours, theirs) for job, ours, theirs in PAIRS if ours in by_key and theirs in by_key]
+        if pairs:
+            out.append("   Against Fortinet's collections (their median / ours, the same job): " + "; ".join(
+                "%s %.2fx" % (job, by_key[theirs] / by_key[ours]) for job, ours, theirs in pairs))
         out.append("   What each approach does NOT do (in brackets: what ours does for its extra requests):")
         for r in sections["playbook"]:
             out.append(textwrap.fill("%s: %s" % (r["label"], r["not_done"]), width=116, initial_indent="   - ",
