@@ -5,7 +5,7 @@
 
 Run from the repository (after ``make venv``):
 
-    .venv/bin/python benchmarks/eda.py              # 50 sign-ins per mode, burst, faults (about 15-25 min on 2 cores)
+    .venv/bin/python benchmarks/eda.py              # 50 sign-ins per mode, burst, faults (about 13 min on an idle 2-core machine)
     .venv/bin/python benchmarks/eda.py --quick      # 10 sign-ins per mode, a 10 s outage
     .venv/bin/python benchmarks/eda.py --json       # the figures as JSON on stdout
     .venv/bin/python benchmarks/eda.py --only source --only burst
