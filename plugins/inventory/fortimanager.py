@@ -22,8 +22,10 @@ description:
     C(fortimanager_device_name), C(fortimanager_adom), C(fortimanager_device_groups) (every device group that holds the
     device, nested groups included) and C(fortimanager_meta_fields)."
   - "With O(connection=fortimanager): C(fortigate_use_fortimanager=true), C(fortimanager_url), C(fortimanager_target)
-    (the proxy target C(adom/<adom>/device/<name>)), C(fortimanager_validate_certs) and, when set on this plugin,
-    C(fortimanager_ca_path), C(fortimanager_tls_server_name) and C(fortimanager_tls_fingerprint)."
+    (the proxy target C(adom/<adom>/device/<name>)) and the TLS options set in the source file (or by default):
+    C(fortimanager_validate_certs), C(fortimanager_ca_path), C(fortimanager_tls_server_name), C(fortimanager_tls_fingerprint).
+    TLS options from environment variables are left to the modules, which read the same variables (in AWX the CA file of
+    an inventory update is gone when a job runs)."
   - "With O(connection=direct): C(fortigate_use_fortimanager=false), C(fortigate_url) and C(fortigate_tls_server_name).
     Set the other TLS options for the FortiGates (C(fortigate_ca_path), C(fortigate_validate_certs)...) in C(group_vars)."
   - "Inventory groups: one per ADOM (O(adom_group_prefix) + the ADOM name) and one per device group of FortiManager
@@ -206,6 +208,8 @@ cache_timeout: 3600
 # and: ansible-inventory -i fleet.fortimanager.yml --graph
 """
 
+import os
+
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -275,6 +279,8 @@ def group_index(groups):
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "knocknoc.fortinet.fortimanager"
+    # TLS options set by an environment variable in this run, and whether it is non-empty (parse() fills it).
+    _tls_from_environment = {}
 
     def verify_file(self, path):
         if not super(InventoryModule, self).verify_file(path):
@@ -284,6 +290,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def parse(self, inventory, loader, path, cache=True):
         super(InventoryModule, self).parse(inventory, loader, path, cache)
         self._read_config_data(path)
+        self._tls_from_environment = self._environment_tls_options()
         cache_key = self.get_cache_key(path)
         use_cache = self.get_option("cache") and cache
         update_cache = self.get_option("cache") and not cache
@@ -300,9 +307,25 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._cache[cache_key] = data
         self.populate(data)
 
+    def _environment_tls_options(self):
+        """The TLS options that environment variables set, rather than the source file. They hold for this run only:
+        AWX's credential injectors write the CA to a file of the inventory update, gone when a job runs (whose own
+        credential sets FORTIMANAGER_CA_PATH again, and the modules read it), and set a variable empty for a field left
+        blank (which Ansible's path type would turn into the working directory). So they never go into the hosts'
+        variables, and an empty one counts as unset, as the modules take it."""
+        found = {}
+        for name in TLS_OPTIONS:
+            origin = to_text(self.get_option_and_origin(name)[1])
+            if origin.startswith("env:"):
+                found[name] = bool(os.environ.get(origin[4:].strip()))
+        return found
+
     # -- reading FortiManager --------------------------------------------------------------------
     def _client(self):
         params = dict((name, self.get_option(name)) for name in TLS_OPTIONS + ("url", "timeout", "retries"))
+        for name, given in self._tls_from_environment.items():
+            if not given:
+                params[name] = None
         token = self.get_option("token")
         # A vaulted token arrives as an encrypted string object; the client wants its text.
         params["token"] = to_text(token) if token is not None else None
@@ -359,7 +382,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             host["fortimanager_target"] = "adom/%s/device/%s" % (adom, name)
             for option in TLS_OPTIONS:
                 value = self.get_option(option)
-                if value is not None:
+                if value is not None and option not in self._tls_from_environment:
                     host["fortimanager_" + option] = value
         else:
             host["fortigate_use_fortimanager"] = False
