@@ -31,9 +31,10 @@ from test_inventory_fortimanager import _plain
 from test_inventory_driven import prepare
 
 BIN = Path(sys.executable).parent
-IP, LIMITED_IP = "198.51.100.91", "198.51.100.92"
+IP, LIMITED_IP, RECONCILED_IP, STRAY = "198.51.100.91", "198.51.100.92", "198.51.100.93", "203.0.113.66"
 RESOURCE = "kk_allow"
 PUSH_TASK = "Push the address into the external resource"
+RECONCILE_TASK = "Make the list of every target FortiGate exactly the granted addresses, through FortiManager"
 FLEET = ["fgt%03d" % i for i in range(1, 7)]
 
 # The parameters of the awx.awx modules (collection awx.awx 24.6.1, DOCUMENTATION of plugins/modules/*.py), so that
@@ -353,6 +354,50 @@ def test_limit_on_launch(awx_fleet, fleet):
     assert pushed_hosts(by_hosts[("fgt002", "fgt005")]) == limited
     assert by_hosts[("fgt001", "fgt004")].rc != 0 and by_hosts[("fgt003", "fgt006")].rc != 0
     assert device_state(fleet, LIMITED_IP) == dict((name, (0, False)) for name in FLEET)
+
+
+def test_sliced_reconcile_over_the_fleet(awx_fleet, fleet):
+    """The reconcile template with its own slice count: every FortiGate's list becomes exactly the Knoc's allowlist
+    (read by each host with the "Knocknoc - Server" credential): the granted address added everywhere, an address
+    pushed by hand on two of them removed."""
+    inventory, work = awx_fleet["inventory"], awx_fleet["work"]
+    kk = fleet.info("knocknoc")
+    auth = {"Authorization": "Bearer " + kk["admin_token"]}
+    knocknoc = fleet.device("knocknoc")
+    reply = knocknoc.post("/api/v1/knocs", headers=auth, json={
+        "name": "fleet", "mode": "passive_plus", "device_url": fleet.info("fmg1")["url"], "authorization_token": "unused",
+        "external_connector_name": RESOURCE, "allowlist_ip_restrictions": ["127.0.0.1/32"]})
+    assert reply.status_code == 201, reply.text
+    knoc = reply.json()
+    reply = knocknoc.post("/api/v1/knocs/%d/grants" % knoc["knoc"]["id"], headers=auth,
+                          json={"username": "alice", "ip": RECONCILED_IP})
+    assert reply.status_code == 201, reply.text
+    for name in ("fgt002", "fgt006"):
+        reply = fleet.device(name).post("/api/v2/monitor/system/external-resource/dynamic", params={"vdom": "root"},
+                                        json={"commands": [{"name": RESOURCE, "command": "add", "entries": [STRAY]}]})
+        assert reply.status_code == 200, reply.text
+        assert fleet.device(name).admitted(STRAY, srcintf="port2") == 1
+    server = {"url": kk["url"], "ca_cert": Path(fleet.state["ca_path"]).read_text(),
+              "allowlist_url": knoc["allowlist"]["url"], "allowlist_api_key": knoc["allowlist"]["api_key"]}
+    secrets = awx_fleet["secrets"] + [kk["admin_token"], knoc["allowlist"]["api_key"],
+                                      knoc["allowlist"]["url"].rsplit("/", 1)[1].split(".")[0]]
+
+    jobs = launch(work / "reconcile", "reconcile_inventory",
+                  {"reconcile_mode": "passive_plus", "reconcile_resource_name": RESOURCE},
+                  inventory, awx_fleet["credentials"] + [("knocknoc_server", server)])
+    assert len(jobs) == load(AWX / "job_templates" / "reconcile_inventory.yml")["job_slice_count"]
+    seen = []
+    for runner, private, hosts in jobs:
+        assert runner.rc == 0 and runner.status == "successful", runner.stdout.read()
+        reconciled = sorted(e["host"] for e in events(runner, "runner_on_ok", RECONCILE_TASK))
+        assert reconciled == sorted(hosts)
+        assert_no_secret_in_artifacts(private, secrets)
+        seen.extend(hosts)
+    assert sorted(seen) == FLEET and len(set(seen)) == len(seen)
+    for name in FLEET:
+        device = fleet.device(name)
+        assert device.entries(RESOURCE) == [RECONCILED_IP], name
+        assert device.admitted(RECONCILED_IP, srcintf="port2") == 1 and device.admitted(STRAY, srcintf="port2") == 0
 
 
 # -- the files of awx/ ----------------------------------------------------------------------------------------
