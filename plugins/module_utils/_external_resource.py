@@ -25,7 +25,8 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate impor
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigates import (
     DirectFortiGate,
     ProxiedFortiGates,
-    Target,
+    device_target,
+    group_target,
     require_targets,
     resolve_targets,
 )
@@ -33,8 +34,6 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
     INVALID_URL,
     adom_url,
     connection_from_params,
-    device_target,
-    group_target,
     resolve_fortinet_params,
 )
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._state import CREATE, DELETE, diff_fields, plan_object
@@ -428,13 +427,14 @@ def check_in_package(fmg, scope, pkg, package, adom):
 
 def scope_fortigates(fmg, adom, vdom, scope):
     """The install scope as FortiGates to read through FortiManager, one way per VDOM: ``[(vdom, FortiGates)]``
-    (a device group stands for its devices in ``vdom``)."""
+    (a device group stands for its devices in ``vdom``). The targets are the resolver's
+    (``_fortigates.device_target`` / ``group_target``: the global ADOM's too)."""
     by_vdom = {}
     for member in scope:
         if "vdom" in member:
-            target = Target(member["name"], device_target(adom, member["name"]), device=member["name"])
+            target = device_target(adom, member["name"])
         else:
-            target = Target(member["name"], group_target(adom, member["name"]))
+            target = group_target(adom, member["name"])
         by_vdom.setdefault(member.get("vdom", vdom), []).append(target)
     return [(v, ProxiedFortiGates(fmg, targets, v)) for v, targets in sorted(by_vdom.items())]
 

@@ -273,10 +273,13 @@ class FortiOSCall(object):
     :param missing: HTTP statuses that mean "not there" (usually ``(404,)``): the value is
         then ``missing_value`` instead of an error.
     :param read: ``read(reply) -> value`` for a successful answer (default: the envelope).
+    :param already: FortiOS error numbers (``fortios_error``) that mean what the call would do is
+        already so (e.g. :data:`DUPLICATE_ERRORS` for adding a member that is one): the value is
+        then ``already_value`` instead of an error.
     """
 
     def __init__(self, method, path, params=None, body=None, idempotent=None, missing=NOT_MISSING,
-                 missing_value=None, read=read_envelope):
+                 missing_value=None, read=read_envelope, already=(), already_value=None):
         self.method = method.upper()
         self.path = path
         self.params = dict(params or {})
@@ -285,6 +288,12 @@ class FortiOSCall(object):
         self.missing = tuple(missing)
         self.missing_value = missing_value
         self.read = read
+        self.already = tuple(already)
+        self.already_value = already_value
+
+    def done_already(self, err):
+        """Whether error ``err`` of this call says that its effect is already there (see ``already``)."""
+        return bool(self.already) and err.details.get("fortios_error") in self.already
 
     def query(self, vdom):
         """The query as ``(key, value)`` pairs: ``vdom`` first, list values repeated."""
@@ -308,14 +317,20 @@ class FortiOSCall(object):
 
 def read_reply(call, reply):
     """THE reading of a FortiOS answer, direct or proxied: the call's value, or a raised
-    :class:`KnocknocError` (see :meth:`Reply.status_error`; 202150 for a wrong shape)."""
+    :class:`KnocknocError` (see :meth:`Reply.status_error`; 202150 for a wrong shape). A status
+    of ``call.missing`` is ``call.missing_value``, an error of ``call.already`` ``call.already_value``."""
     if reply.status in call.missing:
         return call.missing_value
-    if reply.status >= 400:
-        raise reply.status_error()
-    if not isinstance(reply.data, dict):
-        raise reply.parse_error("the FortiOS envelope is not a JSON object")
-    return call.read(reply)
+    try:
+        if reply.status >= 400:
+            raise reply.status_error()
+        if not isinstance(reply.data, dict):
+            raise reply.parse_error("the FortiOS envelope is not a JSON object")
+        return call.read(reply)
+    except KnocknocError as err:
+        if call.done_already(err):
+            return call.already_value
+        raise
 
 
 # -- the calls the collection makes ----------------------------------------------------------------------
@@ -347,6 +362,27 @@ def update_call(path, mkey, data):
 def delete_call(path, mkey):
     """True when deleted, False when it was already absent (404)."""
     return FortiOSCall("DELETE", cmdb_path(path, mkey), missing=(404,), missing_value=False, read=read_deleted)
+
+
+def read_added(reply):
+    """A child entry that FortiOS acknowledged: True."""
+    read_envelope(reply)
+    return True
+
+
+def add_member_call(path, mkey, member, attr="member"):
+    """Add ``{"name": member}`` to the child table ``attr`` of an entry (e.g. an address to
+    ``firewall/addrgrp/<grp>/member``): True when added, False when it already was a member
+    (FortiOS answers with a duplicate error, :data:`DUPLICATE_ERRORS`). A missing parent is an error (404)."""
+    return FortiOSCall("POST", cmdb_path(path, mkey, attr), body={"name": member}, read=read_added,
+                       already=DUPLICATE_ERRORS, already_value=False)
+
+
+def remove_member_call(path, mkey, member, attr="member"):
+    """Remove a child-table member: True when removed, False when it was not there (404, which
+    FortiOS also answers when the parent entry is missing)."""
+    return FortiOSCall("DELETE", cmdb_path(path, mkey, attr, member), missing=(404,), missing_value=False,
+                       read=read_deleted)
 
 
 def monitor_get_call(path, params=None, missing=NOT_MISSING):
@@ -442,10 +478,19 @@ class FortiGateClient(HttpClient):
 
     def answer(self, call, vdom=None):
         """:meth:`run`, returning ``(value, reply)``: the :class:`Reply` holds the envelope
-        (its ``serial`` and ``version``)."""
+        (its ``serial`` and ``version``; None when an HTTP error status was ``call.already``)."""
         vdom = vdom or self.vdom
-        response = self.request(call.method, call.path, params=call.query(vdom), json=call.body,
-                                idempotent=call.idempotent, allow_status=call.missing)
+        try:
+            response = self.request(call.method, call.path, params=call.query(vdom), json=call.body,
+                                    idempotent=call.idempotent, allow_status=call.missing)
+        except KnocknocError as err:
+            # An HTTP error status raises in request(), before read_reply sees it: the same reading
+            # of call.already here (a duplicate member is HTTP 500 with FortiOS error -5).
+            if not call.done_already(err):
+                raise
+            return call.already_value, Reply(err.details.get("http_status"), None, self.base_url,
+                                             err.details.get("request"), vdom, self.secrets,
+                                             err.details.get("attempts", 1))
         reply = Reply(response.status, response.data, self.base_url, response.display, vdom, self.secrets,
                       getattr(response, "attempts", 1))
         return read_reply(call, reply), reply
@@ -477,19 +522,12 @@ class FortiGateClient(HttpClient):
         """Add ``{"name": member}`` to the child table ``attr`` of an entry (e.g. an address to
         ``firewall/addrgrp/<grp>/member``): True when added, False when already a member.
         A missing parent raises (404)."""
-        try:
-            self.run(FortiOSCall("POST", cmdb_path(path, mkey, attr), body={"name": member}), vdom)
-        except KnocknocError as err:
-            if err.details.get("fortios_error") in DUPLICATE_ERRORS:
-                return False
-            raise
-        return True
+        return self.run(add_member_call(path, mkey, member, attr), vdom)
 
     def remove_member(self, path, mkey, member, attr="member", vdom=None):
         """Remove a child-table member: True when removed, False when it was not there (404,
         which FortiOS also answers when the parent entry is missing)."""
-        return self.run(FortiOSCall("DELETE", cmdb_path(path, mkey, attr, member), missing=(404,),
-                                    missing_value=False, read=read_deleted), vdom)
+        return self.run(remove_member_call(path, mkey, member, attr), vdom)
 
     # -- monitor --------------------------------------------------------------------------------------
     def monitor_get(self, path, params=None, vdom=None, allow_status=()):

@@ -4,8 +4,8 @@
 """FortiGates as one interface, reached directly or through FortiManager.
 
 A module that works on FortiGates asks :func:`fortigates_from_params` for a :class:`FortiGates`
-and calls its methods (``get_table``, ``entry_list``, ``dynamic_push``...). It never builds a
-JSON-RPC URL, reads a proxy envelope or looks at an HTTP status:
+and calls its methods (``get_table``, ``add_member``, ``entry_list``, ``dynamic_push``...). It never
+builds a JSON-RPC URL, a proxy target, reads a proxy envelope or looks at an HTTP status:
 
 - :class:`DirectFortiGate` is one FortiGate over its REST API (a ``FortiGateClient``);
 - :class:`ProxiedFortiGates` is N FortiGates behind FortiManager: every method is ONE
@@ -16,7 +16,8 @@ Every method returns a list of :class:`Outcome`, one per FortiGate that answered
 fan out into their devices) plus one per target that could not be reached at all. Both ways
 read the FortiOS answer with the same function (``_fortigate.read_reply``), so the agent codes
 are the same: 401 -> 202001, 403 -> 202002, a FortiOS error -> no agent code (the caller may
-``recode``), a wrong shape -> 202150; through FortiManager also: device unreachable (-20042) ->
+``recode``; a duplicate on ``add_member`` is the value False, a 404 on ``remove_member``/``delete``
+too), a wrong shape -> 202150; through FortiManager also: device unreachable (-20042) ->
 202000, another per-device status -> no agent code, no answer for a device -> 202150, an unknown
 target -> 202101 (:func:`resolve_targets`). On top, for both ways alike: an external resource
 that does not exist -> 202102 (``entry_list``), refused push commands -> 202102 when FortiOS
@@ -29,6 +30,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._connection impo
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import (
     Reply,
+    add_member_call,
     create_call,
     delete_call,
     dynamic_push_call,
@@ -40,6 +42,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate impor
     monitor_post_call,
     policy_lookup_call,
     read_reply,
+    remove_member_call,
     system_status_call,
     update_call,
 )
@@ -50,6 +53,7 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager im
     FortiManagerClient,
     adom_url,
     connection_from_params,
+    target_path,
     unknown_adom_error,
 )
 
@@ -159,6 +163,14 @@ class FortiGates(object):
     def delete(self, path, mkey):
         return self.run(delete_call(path, mkey))
 
+    def add_member(self, path, mkey, member, attr="member"):
+        """``value``: True when added, False when ``member`` already was one (FortiOS -5/-15)."""
+        return self.run(add_member_call(path, mkey, member, attr))
+
+    def remove_member(self, path, mkey, member, attr="member"):
+        """``value``: True when removed, False when it was not a member (404)."""
+        return self.run(remove_member_call(path, mkey, member, attr))
+
     # -- monitor ------------------------------------------------------------------------------------
     def monitor_get(self, path, params=None):
         return self.run(monitor_get_call(path, params))
@@ -261,7 +273,7 @@ class ProxiedFortiGates(FortiGates):
     def device_path(self, device):
         # Devices reached through groups carry no ADOM in the reply; the ADOM-less form is
         # documented (H1) for when the targets span several ADOMs.
-        return "adom/%s/device/%s" % (self._adom, device) if self._adom else "device/%s" % device
+        return target_path("device", device, self._adom)
 
     def only(self, targets):
         known = dict((t.label, t) for t in self.targets)
@@ -435,15 +447,24 @@ def _lookup(fmg, adom, members):
     return devices, groups
 
 
-def _path(adom, kind, name):
-    return "%s/%s" % (kind, name) if adom == GLOBAL_ADOM else "adom/%s/%s/%s" % (adom, kind, name)
+def device_target(adom, name, vdoms=None):
+    """The :class:`Target` of FortiGate ``name`` (a device name FortiManager knows) of ``adom``,
+    in the form FortiManager takes (``_fortimanager.target_path``: ADOM-less in the global ADOM)."""
+    path = target_path("device", name, adom)
+    return Target(path, path, device=name, vdoms=vdoms)
+
+
+def group_target(adom, name, label=None):
+    """The :class:`Target` of device group ``name`` of ``adom`` as a whole (FortiManager fans out)."""
+    path = target_path("group", name, adom)
+    return Target(label or path, path)
 
 
 def _devices(adom, names, looked_up=()):
     # looked_up: the look-up's device dicts, for their VDOM names (fields name, sn, vdom)
     vdoms = dict((d.get("name"), [v.get("name") for v in d.get("vdom") or [] if isinstance(v, dict)] or None)
                  for d in looked_up)
-    return [Target(_path(adom, "device", n), _path(adom, "device", n), device=n, vdoms=vdoms.get(n)) for n in names]
+    return [device_target(adom, n, vdoms.get(n)) for n in names]
 
 
 def _unknown(text, adom, what):
@@ -475,9 +496,9 @@ def _device(adom, name, lookup, label):
 
 def _group(adom, name, lookup, label):
     """A group: as is without a look-up (FortiManager fans out), else its devices."""
-    path = _path(adom, "group", name)
+    path = target_path("group", name, adom)
     if lookup is None:
-        return [Target(label or path, path)]
+        return [group_target(adom, name, label)]
     if isinstance(lookup, KnocknocError):
         return [Target(label or path, error=lookup)]
     devices, groups = lookup
@@ -486,7 +507,7 @@ def _group(adom, name, lookup, label):
     if groups.get(name) is not None:
         return _devices(adom, groups[name], devices)
     if adom == GLOBAL_ADOM:
-        return [Target(label or path, path)]
+        return [group_target(adom, name, label)]
     return [_unknown(label or path, adom, "a device group")]
 
 

@@ -118,14 +118,13 @@ def unknown_adom_error(adom, cause="", details=None, secrets=()):
                          details=dict(details or {}, adom=adom), secrets=secrets)
 
 
-def device_target(adom, device):
-    """Proxy target for one managed FortiGate: ``adom/<adom>/device/<name>``."""
-    return "adom/%s/device/%s" % (adom, device)
-
-
-def group_target(adom, group=DEFAULT_TARGET_GROUP):
-    """Proxy target for a device group (default ``All_FortiGate``): ``adom/<adom>/group/<group>``."""
-    return "adom/%s/group/%s" % (adom, group)
+def target_path(kind, name, adom=None):
+    """A proxy target (reference H1): ``adom/<adom>/<kind>/<name>`` (``kind``: ``device`` or
+    ``group``), or the ADOM-less ``<kind>/<name>`` for the global ADOM (its names are looked up
+    over every ADOM) and without an ADOM (targets that span several)."""
+    if adom is None or adom == GLOBAL_ADOM:
+        return "%s/%s" % (kind, name)
+    return "adom/%s/%s/%s" % (adom, kind, name)
 
 
 class FortiManagerClient(HttpClient):
@@ -310,7 +309,7 @@ class FortiManagerClient(HttpClient):
         if idempotent is None:
             idempotent = action in ("get", "put", "delete")
         data = {"action": action, "resource": resource,
-                "target": list(targets) if targets else [group_target(self.adom)]}
+                "target": list(targets) if targets else [target_path("group", DEFAULT_TARGET_GROUP, self.adom)]}
         if payload is not None:
             data["payload"] = payload
         # Never at or above this client's own read timeout (FortiManager's default, without one, is 60 s): a slow

@@ -7,12 +7,7 @@ a label, with the CMDB tables the checks share read once."""
 
 from __future__ import annotations
 
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigate import FortiOSCall, cmdb_path, read_deleted
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
-
 FEED_MISSING = 202102
-# FortiOS' answers to a member that is already there (as FortiGateClient.add_member reads them).
-DUPLICATE_ERRORS = (-5, -15)
 
 
 class SingleFortiGate(object):
@@ -55,21 +50,13 @@ class SingleFortiGate(object):
     def dynamic_push(self, commands):
         return self._value(self.fortigates.dynamic_push(commands))
 
-    # Member calls: not (yet) offered by _fortigates; the same requests as FortiGateClient's.
     def add_member(self, path, mkey, member):
         """True when added, False when ``member`` already was one."""
-        try:
-            self._value(self.fortigates.run(FortiOSCall("POST", cmdb_path(path, mkey, "member"), body={"name": member})))
-        except KnocknocError as err:
-            if err.details.get("fortios_error") in DUPLICATE_ERRORS:
-                return False
-            raise
-        return True
+        return self._value(self.fortigates.add_member(path, mkey, member))
 
     def remove_member(self, path, mkey, member):
         """True when removed, False when it was not a member."""
-        return self._value(self.fortigates.run(FortiOSCall("DELETE", cmdb_path(path, mkey, "member", member),
-                                                           missing=(404,), missing_value=False, read=read_deleted)))
+        return self._value(self.fortigates.remove_member(path, mkey, member))
 
 
 class Target(object):

@@ -172,3 +172,25 @@ def test_install_summary():
         "reason": "object changed", "task": 1001, "state": "done", "num_err": 0, "scope": scope,
         "devices": [{"name": "fgt1", "vdom": "root", "state": "done", "detail": "ok"}]}
     assert er.install_summary({"id": 2}, scope, "r")["devices"] == []
+
+
+class _NoRequests(object):
+    """A FortiManagerClient stand-in: building the FortiGates of a scope sends nothing."""
+
+    proxy_timeout = 9
+
+    def proxy(self, *args, **kwargs):
+        raise AssertionError("no request expected")
+
+
+@pytest.mark.parametrize("adom, device, group", [
+    ("emea", "adom/emea/device/fgt1", "adom/emea/group/edge"),
+    ("global", "device/fgt1", "group/edge"),  # the resolver's ADOM-less form (reference H1)
+])
+def test_scope_fortigates_use_the_resolvers_targets(adom, device, group):
+    scope = [{"name": "fgt1", "vdom": "root"}, {"name": "edge"}, {"name": "fgt2", "vdom": "dmz"}]
+    ways = er.scope_fortigates(_NoRequests(), adom, "root", scope)
+    assert [(vdom, [(t.path, t.device) for t in fgts.targets]) for vdom, fgts in ways] == [
+        ("dmz", [(device.replace("fgt1", "fgt2"), "fgt2")]),
+        ("root", [(device, "fgt1"), (group, None)])]
+    assert [fgts.vdom for _vdom, fgts in ways] == ["dmz", "root"]

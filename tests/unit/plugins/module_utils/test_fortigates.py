@@ -5,6 +5,9 @@
 answer gives the same outcome both ways, one proxy call for many targets, the target resolver, and
 the FortiManager helpers (get-or-none, ADOM URLs, workspace handle)."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._errors import KnocknocError
@@ -13,12 +16,14 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortigates impo
     DirectFortiGate,
     ProxiedFortiGates,
     Target,
+    device_target,
     fortigates_from_params,
+    group_target,
     is_target,
     require_targets,
     resolve_targets,
 )
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import FortiManagerClient, adom_url
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import FortiManagerClient, adom_url, target_path
 
 from test_fortimanager import OK, FakeFMG
 
@@ -27,6 +32,7 @@ FMG_TOKEN = "Mn3Bv8Cx1Zl6Kj4Hg9Fd2Sa7Qw5Er0"
 SERIALS = {"fgt1": "FGVM01TM00000001", "fgt2": "FGVM01TM00000002"}
 DEVICES = [{"name": "fgt1", "sn": SERIALS["fgt1"]}, {"name": "fgt2", "sn": SERIALS["fgt2"]}]
 NOT_THERE = {"code": -3, "message": "Object does not exist"}
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def envelope(http=200, serial=SERIALS["fgt1"], **fields):
@@ -139,6 +145,83 @@ def test_values_serial_and_version_both_ways(both, fgt, fmg):
     assert fgt.get_entry("firewall/address", "gone")[0].value is None
     assert fgt.delete("firewall/address", "gone")[0].value is False
     assert through_fmg(both, fmg, 404, envelope(404)).delete("firewall/address", "gone")[0].value is False
+
+
+# -- address group members, both ways ---------------------------------------------------------------------
+def real_reply(name):
+    """A published real reply (tests/unit/fixtures/): its HTTP status and envelope."""
+    data = json.loads((FIXTURES / name).read_text())
+    return data["http_status"], data["reply"]
+
+
+MEMBER_CASES = [
+    # id, method and arguments, FortiOS status and envelope, value, or agent code and fortios_error of the error
+    ("added", ("add_member",), 200, envelope(mkey="kk_a"), True, None),
+    ("duplicate-real-reply", ("add_member",), 500, None, False, None),  # the real -5 reply (fixture)
+    ("duplicate-15", ("add_member",), 500, envelope(500, error=-15), False, None),
+    ("duplicate-in-200", ("add_member",), 200, envelope(200, status="error", error=-5), False, None),
+    ("no-such-address", ("add_member",), 500, envelope(500, error=-651), KnocknocError, (None, -651)),
+    ("group-missing", ("add_member",), 404, envelope(404), KnocknocError, (None, None)),
+    ("forbidden", ("add_member",), 403, envelope(403, error=-37), KnocknocError, (202002, -37)),
+    ("removed", ("remove_member",), 200, envelope(), True, None),
+    ("not-a-member", ("remove_member",), 404, envelope(404), False, None),
+    ("remove-forbidden", ("remove_member",), 401, envelope(401), KnocknocError, (202001, None)),
+]
+
+
+@pytest.mark.parametrize("case", MEMBER_CASES, ids=[c[0] for c in MEMBER_CASES])
+def test_member_calls_read_alike_both_ways(both, fgt, fmg, case):
+    call, status, body, value, error = case[1:]
+    if body is None:
+        status, body = real_reply("fortios/cmdb_post_duplicate.json")
+    both.direct = (status, body)
+    direct = getattr(fgt, call[0])("firewall/addrgrp", "kk users", "kk_a")
+    proxy = getattr(through_fmg(both, fmg, status, body), call[0])("firewall/addrgrp", "kk users", "kk_a")
+    assert len(direct) == len(proxy) == 1
+    for outcome in (direct[0], proxy[0]):
+        if value is KnocknocError:
+            assert outcome.value is None and outcome.error is not None
+            assert (outcome.error.code, outcome.error.details.get("fortios_error")) == error, outcome.error
+        else:
+            assert outcome.error is None and outcome.value is value
+    # the client reads them as the FortiGates do (address grants use it)
+    client = fgt.client
+    if value is KnocknocError:
+        with pytest.raises(KnocknocError) as info:
+            getattr(client, call[0])("firewall/addrgrp", "kk users", "kk_a", vdom="dmz")
+        assert (info.value.code, info.value.details.get("fortios_error")) == error
+    else:
+        assert getattr(client, call[0])("firewall/addrgrp", "kk users", "kk_a", vdom="dmz") is value
+
+
+def test_member_requests_are_the_same_both_ways(both, fgt, fmg):
+    seen = both.proxy_answers(lambda data: [{"target": "fgt1", "status": OK, "response": envelope()}])
+    fortigates = proxied(fmg, "fgt1")
+    fgt.add_member("firewall/addrgrp", "kk users", "kk_a")
+    fortigates.add_member("firewall/addrgrp", "kk users", "kk_a")
+    fgt.remove_member("firewall/addrgrp6", "kk users", "kk a/6")
+    fortigates.remove_member("firewall/addrgrp6", "kk users", "kk a/6")
+    direct = [(r.method, r.path, r.json() if r.method == "POST" else None)
+              for r in both.server.requests if r.path != "/jsonrpc"]
+    assert direct == [("POST", "/api/v2/cmdb/firewall/addrgrp/kk%20users/member?vdom=root", {"name": "kk_a"}),
+                      ("DELETE", "/api/v2/cmdb/firewall/addrgrp6/kk%20users/member/kk%20a%2F6?vdom=root", None)]
+    assert seen == [
+        {"action": "post", "resource": "/api/v2/cmdb/firewall/addrgrp/kk%20users/member?vdom=root",
+         "target": ["adom/root/device/fgt1"], "payload": {"name": "kk_a"}, "timeout": 19},
+        {"action": "delete", "resource": "/api/v2/cmdb/firewall/addrgrp6/kk%20users/member/kk%20a%2F6?vdom=root",
+         "target": ["adom/root/device/fgt1"], "timeout": 19}]
+    assert len(both.jsonrpc_requests()) == 2  # one proxy call each
+
+
+def test_a_duplicate_member_is_not_sent_twice(both, fgt, fmg):
+    # POST is not repeated after a lost answer, and a duplicate answer is final: one request each way
+    status, body = real_reply("fortios/cmdb_post_duplicate.json")
+    both.direct = (status, body)
+    assert fgt.client.add_member("firewall/addrgrp", "g", "kk_198.51.100.7") is False
+    assert fgt.add_member("firewall/addrgrp", "g", "kk_198.51.100.7")[0].value is False
+    through_fmg(both, fmg, status, body).add_member("firewall/addrgrp", "g", "kk_198.51.100.7")
+    assert len([r for r in both.server.requests if r.path != "/jsonrpc"]) == 2
+    assert len(both.jsonrpc_requests()) == 1
 
 
 def test_too_large_both_ways(both, fgt, fmg):
@@ -311,6 +394,23 @@ def test_adom_urls():
     assert adom_url("/pm/config", "root", "obj/firewall/address") == "/pm/config/adom/root/obj/firewall/address"
     assert adom_url("/pm/config", "global", "obj/firewall/address") == "/pm/config/global/obj/firewall/address"
     assert adom_url("/dvmdb", "emea") == "/dvmdb/adom/emea"
+
+
+def test_one_form_of_proxy_targets(both, fmg):
+    assert target_path("device", "fgt1", "emea") == "adom/emea/device/fgt1"
+    assert target_path("group", "edge", "global") == "group/edge"
+    assert target_path("device", "fgt1") == "device/fgt1"
+    assert (device_target("emea", "fgt1").path, group_target("global", "edge").path) == (
+        "adom/emea/device/fgt1", "group/edge")
+    # the proxy's default target and a narrowed way name devices the same way
+    seen = both.proxy_answers(lambda data: [])
+    fmg.proxy("get", "/api/v2/monitor/system/status?vdom=root")
+    fmg.adom = "global"
+    fmg.proxy("get", "/api/v2/monitor/system/status?vdom=root")
+    assert [data["target"] for data in seen] == [["adom/root/group/All_FortiGate"], ["group/All_FortiGate"]]
+    spanning = ProxiedFortiGates(fmg, [device_target("emea", "fgt1"), device_target("apac", "fgt2")])
+    assert [t.path for t in spanning.only(["fgt3"]).targets] == ["device/fgt3"]
+    assert [t.path for t in proxied(fmg, "fgt1").only(["fgt3"]).targets] == ["adom/root/device/fgt3"]
 
 
 @pytest.mark.parametrize("adom, base", [("emea", "/dvmdb/adom/emea/workspace"), ("global", "/dvmdb/global/workspace")])
