@@ -7,7 +7,7 @@ shared ``_fortigates.resolve_targets``.)"""
 
 from __future__ import annotations
 
-from ansible_collections.knocknoc.fortinet.plugins.module_utils._fortimanager import adom_url
+from ansible_collections.knocknoc.fortinet.plugins.module_utils._external_resource import object_url
 from ansible_collections.knocknoc.fortinet.plugins.module_utils._trusted_host import PROFILE_URL, USER_URL
 
 ADMIN_USERS = USER_URL.rsplit("/", 1)[0]  # the table of USER_URL's objects
@@ -34,5 +34,4 @@ def admin_profile(fmg, name):
 def adom_external_resources(fmg, adom):
     """The names of the ADOM's external resource objects ([] when there are none; an ADOM
     FortiManager does not know raises 202101)."""
-    return fmg.get_or_none(adom_url("/pm/config", adom, "obj/system/external-resource"), adom=adom,
-                           fields=["name"]) or []
+    return fmg.get_or_none(object_url(adom), adom=adom, fields=["name"]) or []
