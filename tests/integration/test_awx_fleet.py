@@ -334,8 +334,9 @@ def test_limit_on_launch(awx_fleet, fleet):
     writes = dict((name, fleet.writes(name)) for name in FLEET)
 
     # One job (slice count 1 prompted on launch), limited to two FortiGates: only they change.
-    [(runner, private, _hosts)] = launch(work / "limit", "grant_inventory", answers, inventory,
-                                        awx_fleet["credentials"], limit=":".join(limited), slices=1)
+    jobs = launch(work / "limit", "grant_inventory", answers, inventory, awx_fleet["credentials"],
+                  limit=":".join(limited), slices=1)
+    [(runner, private, _hosts)] = jobs
     assert runner.rc == 0, runner.stdout.read()
     assert pushed_hosts(runner) == limited and runner.stats["changed"] == dict((h, 1) for h in limited)
     assert_no_secret_in_artifacts(private, awx_fleet["secrets"])
@@ -483,5 +484,5 @@ def test_inventory_source_files(path):
     # The fleet templates run over this inventory.
     fleet_templates = [load(p) for p in (AWX / "job_templates").glob("*.yml")
                        if load(p)["inventory"] == source["inventory"]]
-    assert sorted(t["playbook"] for t in fleet_templates) == ["playbooks/grant.yml", "playbooks/reconcile.yml",
-                                                             "playbooks/revoke.yml"]
+    playbooks = sorted(t["playbook"] for t in fleet_templates)
+    assert playbooks == ["playbooks/grant.yml", "playbooks/reconcile.yml", "playbooks/revoke.yml"]
