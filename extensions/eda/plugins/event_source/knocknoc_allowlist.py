@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email.utils
 import ipaddress
 import json
 import logging
 import os
 import random
+import re
 import ssl
 import time
 import urllib.parse
@@ -42,6 +44,10 @@ description:
     O(empty_confirm_seconds), unless O(allow_empty) is set or it removes fewer than O(empty_hold_min) addresses (the
     last user signing out is not a mass removal). A reply that is not an allowlist (such as a login page) is a
     failed read, not an empty list.
+  - When the server sends a validator with an allowlist (C(ETag), or a C(Last-Modified) at least a second older than
+    its C(Date)), the next read is conditional (C(If-None-Match), C(If-Modified-Since)) and a C(304) means the
+    allowlist read last time stands (a good read, no event); snapshots always read in full, a failed read drops the
+    validator, and without a validator every read downloads the allowlist as before.
   - No event carries a secret. Each event has one key, C(knocknoc), a dict with C(type) (C(snapshot), C(added), C(removed),
     C(error), C(recovered)), C(allowlist) (the name), C(source) (C(allowlist) or C(grants)), C(addresses), C(count) and
     C(time); C(grants) (C(username), C(ip)) for the grants source; C(reason) for a snapshot; C(message), C(kind),
@@ -152,6 +158,9 @@ ENV = "KNOCKNOC_"
 DEFAULT_TIMEOUT = 10.0
 # Knocknoc's Traefik plugin caps an allowlist body at 32 MiB (module_utils/_knocknoc.py).
 ALLOWLIST_MAX_BYTES = 32 * 1024 * 1024
+# An entity tag as RFC 9110 writes it; anything else (or a huge one) is not used as a validator.
+ETAG_RE = re.compile(r'^(W/)?"[\x21\x23-\x7e\x80-\xff]*"$')
+ETAG_MAX = 256
 # Re-reads while a batch is open: short, so that the end of a burst is seen soon.
 SETTLE_INTERVAL = 0.2
 USER_AGENT = "knocknoc.fortinet-eda"
@@ -294,6 +303,35 @@ def tls_settings(args, environ):
     return context, server_name or None
 
 
+def strong_last_modified(headers):
+    """``Last-Modified`` when it can validate: at least one second older than the reply's ``Date`` (RFC 9110
+    8.8.2.2). A newer one has one-second precision only, so a change later in that same second would keep it and be
+    answered 304: such a reply is not used as a validator."""
+    text, date = headers.get("Last-Modified"), headers.get("Date")
+    if not text or not date:
+        return None
+    try:
+        modified = email.utils.parsedate_to_datetime(text)
+        served = email.utils.parsedate_to_datetime(date)
+        if (served - modified).total_seconds() >= 1:
+            return text.strip()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        pass
+    return None
+
+
+def same_entity_tag(sent, answered):
+    """A 304 may name the tag it validated: when one was sent, it must be that one (weak comparison, RFC 9110
+    8.8.3.2); a 304 for another tag says nothing about the state read with ours."""
+    if not sent or not answered:
+        return True
+
+    def opaque(tag):
+        tag = tag.strip()
+        return tag[2:] if tag.startswith("W/") else tag
+    return opaque(sent) == opaque(answered)
+
+
 def basic_auth(username, password):
     # Built here: aiohttp deprecates BasicAuth and encode_basic_auth is too new for older decision environments.
     token = base64.b64encode(("%s:%s" % (username, password)).encode("utf-8")).decode("ascii")
@@ -311,9 +349,34 @@ class Target:
         self.username = username
         self.knoc = knoc
         self.knoc_id = None
+        # Conditional allowlist reads: the validators of the last good full read and the state that read held.
+        self.etag = None
+        self.last_modified = None
+        self.cached = None
 
     def describe(self):
         return {"allowlist": self.name, "source": self.source, "server": server_of(self.url)}
+
+    def forget(self):
+        """The next read is a full one (after a failed or unreadable read, or a 304 that cannot be trusted)."""
+        self.etag = self.last_modified = self.cached = None
+
+    def conditional_headers(self):
+        if self.cached is None:
+            return {}
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+    def remember(self, headers, state):
+        """Keep the validators of a good full read (and what it held); none sent, none kept."""
+        etag = headers.get("ETag")
+        self.etag = etag.strip() if etag and len(etag) <= ETAG_MAX and ETAG_RE.match(etag.strip()) else None
+        self.last_modified = strong_last_modified(headers)
+        self.cached = state if (self.etag or self.last_modified) else None
 
 
 class Config:
@@ -400,7 +463,7 @@ class Reader:
         try:
             async with self.session.get(url, **kwargs) as response:
                 body = await response.content.read(ALLOWLIST_MAX_BYTES + 1)
-                return response.status, response.headers.get("Content-Type", ""), body
+                return response.status, response.headers, body
         except asyncio.TimeoutError:
             raise ReadError("%s: no answer from %s within %ss" % (target.name, server_of(url), self.config.timeout),
                             "timeout") from None
@@ -424,18 +487,39 @@ class Reader:
                              "not_found")
         return ReadError("%s: HTTP %d from %s" % (target.name, status, server_of(url)), "status")
 
-    async def read(self, target):
-        """The target's current state: a frozenset of addresses (allowlist) or of (username, ip) (grants)."""
+    async def read(self, target, fresh=False):
+        """The target's current state: a frozenset of addresses (allowlist) or of (username, ip) (grants).
+        ``fresh``: an allowlist read in full, never answered from a validator (snapshots)."""
         if target.source == "grants":
             return await self._read_grants(target)
-        return await self._read_allowlist(target)
+        try:
+            return await self._read_allowlist(target, fresh)
+        except Exception:
+            # Nothing a failed or unreadable read left may validate a later one: the next read is a full one.
+            target.forget()
+            raise
 
-    async def _read_allowlist(self, target):
-        status, content_type, body = await self._get(
-            target, target.url, headers={"Accept": "text/plain, application/json",
-                                         "Authorization": basic_auth(target.username, target.secret)})
+    async def _read_allowlist(self, target, fresh):
+        conditional = {} if fresh else target.conditional_headers()
+        headers = {"Accept": "text/plain, application/json", "Authorization": basic_auth(target.username, target.secret)}
+        headers.update(conditional)
+        status, reply_headers, body = await self._get(target, target.url, headers=headers)
+        if status == 304:
+            if conditional and same_entity_tag(conditional.get("If-None-Match"), reply_headers.get("ETag")):
+                return target.cached  # unchanged: the state of the last good full read stands
+            # A 304 to a read that sent no validator, or for another tag, says nothing about the allowlist.
+            target.forget()
+            if conditional:
+                return await self._read_allowlist(target, True)
+            raise ReadError("%s: HTTP 304 from %s to a read that sent no validator" % (target.name, server_of(target.url)),
+                            "status")
         if status != 200:
             raise self._status_error(target, target.url, status)
+        state = self._parse_allowlist(target, reply_headers.get("Content-Type", ""), body)
+        target.remember(reply_headers, state)
+        return state
+
+    def _parse_allowlist(self, target, content_type, body):
         if len(body) > ALLOWLIST_MAX_BYTES:
             raise ReadError("%s: the allowlist is larger than 32 MiB" % target.name, "parse")
         text = body.decode("utf-8", errors="replace")
@@ -466,7 +550,7 @@ class Reader:
         headers = {"Authorization": "Bearer %s" % target.secret, "Accept": "application/json"}
         if target.knoc_id is None:
             url = "%s/api/v1/knocs?%s" % (target.url, urllib.parse.urlencode({"name": target.knoc}))
-            status, _ctype, body = await self._get(target, url, headers=headers)
+            status, _headers, body = await self._get(target, url, headers=headers)
             if status != 200:
                 raise self._status_error(target, url, status)
             knocs = self._json(target, body).get("knocs")
@@ -476,7 +560,7 @@ class Reader:
                                 % (target.name, target.knoc, server_of(target.url)), "not_found")
             target.knoc_id = matches[0].get("id")
         url = "%s/api/v1/knocs/%s/grants" % (target.url, target.knoc_id)
-        status, _ctype, body = await self._get(target, url, headers=headers)
+        status, _headers, body = await self._get(target, url, headers=headers)
         if status == 404:
             target.knoc_id = None  # the Knoc was recreated: look its id up again next time
         if status != 200:
@@ -555,10 +639,10 @@ class Watcher:
         except asyncio.TimeoutError:
             pass
 
-    async def read(self):
-        """One read; a failure is reported and backed off here and returns None."""
+    async def read(self, fresh=False):
+        """One read; a failure is reported and backed off here and returns None. A 304 (unchanged) is a good read."""
         try:
-            state = await self.reader.read(self.target)
+            state = await self.reader.read(self.target, fresh=fresh)
         except ReadError as exc:
             self.failures += 1
             if self.failing_since is None:
@@ -582,7 +666,8 @@ class Watcher:
     async def snapshot(self, reason):
         state = None
         while state is None:
-            state = await self.read()
+            # In full: a snapshot is the reconcile trigger, and asks the server, not a validator, what is allowed.
+            state = await self.read(fresh=True)
         self.snapshot_wanted = None
         self.empty_since = None
         self.state = state
