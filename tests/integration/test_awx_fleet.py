@@ -19,10 +19,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from secrets import token_hex
 
 import ansible_runner
 import pytest
 import yaml
+from ansible.parsing.vault import VaultLib, VaultSecret
 from harness.labview import LabView
 from kklab.lab import Lab, fleet_topology
 
@@ -31,7 +33,7 @@ from test_inventory_fortimanager import _plain
 from test_inventory_driven import prepare
 
 BIN = Path(sys.executable).parent
-IP, LIMITED_IP, RECONCILED_IP, STRAY = "198.51.100.91", "198.51.100.92", "198.51.100.93", "203.0.113.66"
+IP, LIMITED_IP, RECONCILED_IP, DIRECT_IP, STRAY = "198.51.100.91", "198.51.100.92", "198.51.100.93", "198.51.100.94", "203.0.113.66"
 RESOURCE = "kk_allow"
 PUSH_TASK = "Push the address into the external resource"
 RECONCILE_TASK = "Make the list of every target FortiGate exactly the granted addresses, through FortiManager"
@@ -79,11 +81,12 @@ def base_env(work):
             "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True", "ANSIBLE_HOST_KEY_CHECKING": "False"}
 
 
-def inventory_update(work, credential_inputs, extra_env=None):
+def inventory_update(work, credential_inputs, extra_env=None, project=ROOT):
     """The update of awx/inventory_sources/fortimanager.yml: its credential's environment, ``ansible-inventory --list
     --export`` on its source_path (with AWX's inventory update settings), then what AWX keeps: ``{"hosts": {name:
     variables}, "groups": {name: {"hosts", "children", "vars"}}, "vars": inventory variables}``. The update's
-    private directory (the injected CA file with it) is removed, as AWX removes it."""
+    private directory (the injected CA file with it) is removed, as AWX removes it. ``project``: the checkout of the
+    source's project (this repository, or a copy a user changed)."""
     source = load(AWX / "inventory_sources" / "fortimanager.yml")
     assert source["source"] == "scm"
     private = work / "inventory-update"
@@ -94,7 +97,7 @@ def inventory_update(work, credential_inputs, extra_env=None):
     env.update({"ANSIBLE_INVENTORY_EXPORT": "True", "ANSIBLE_VERBOSE_TO_STDERR": "True",
                 "ANSIBLE_HOST_PATTERN_MISMATCH": "error"})
     env.update(extra_env or {})
-    path = ROOT / source["source_path"]
+    path = project / source["source_path"]
     output = private / "artifacts" / "output.json"
     proc = subprocess.run([str(BIN / "ansible-inventory"), "--list", "--export", "-i", str(path), "--output", str(output),
                            "--playbook-dir", str(path.parent)], capture_output=True, text=True, env=env, cwd=str(private),
@@ -171,10 +174,11 @@ def launch_vars(template, answers):
     return extra
 
 
-def launch(work, name, answers, inventory, credentials, limit=None, slices=None):
+def launch(work, name, answers, inventory, credentials, limit=None, slices=None, vault_password=None):
     """Launch the job template awx/job_templates/<name>.yml as AWX does: job_slice_count (or the count prompted on
     launch) capped at the number of hosts; one job per slice, each with its own private data dir, credential files
-    and inventory script; all slices at once. Returns [(runner, private_data_dir, hosts of the slice)]."""
+    and inventory script; all slices at once. A Vault credential is AWX's --ask-vault-pass answered at the prompt.
+    Returns [(runner, private_data_dir, hosts of the slice)]."""
     template = load(AWX / "job_templates" / ("%s.yml" % name))
     if limit is not None:
         assert template["ask_limit_on_launch"]
@@ -182,6 +186,7 @@ def launch(work, name, answers, inventory, credentials, limit=None, slices=None)
         assert template["ask_job_slice_count_on_launch"]
     count = min(template.get("job_slice_count", 1) if slices is None else slices, len(inventory["hosts"]))
     extravars = launch_vars(template, answers)
+    vault = {"cmdline": "--ask-vault-pass", "passwords": {r"^Vault password:\s*?$": vault_password}} if vault_password else {}
     started = []
     for number in range(1, count + 1):
         private = work / ("%s-slice-%d-of-%d" % (name, number, count))
@@ -197,7 +202,7 @@ def launch(work, name, answers, inventory, credentials, limit=None, slices=None)
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(private), playbook=str(ROOT / template["playbook"]), inventory=str(script),
             envvars=env, extravars=extravars, limit=limit, forks=template.get("forks"), quiet=True,
-            suppress_env_files=True)
+            suppress_env_files=True, **vault)
         started.append((thread, runner, private, hosts))
     for thread, _runner, _private, _hosts in started:
         thread.join(timeout=600)
@@ -399,6 +404,56 @@ def test_sliced_reconcile_over_the_fleet(awx_fleet, fleet):
         device = fleet.device(name)
         assert device.entries(RESOURCE) == [RECONCILED_IP], name
         assert device.admitted(RECONCILED_IP, srcintf="port2") == 1 and device.admitted(STRAY, srcintf="port2") == 0
+
+
+def vaulted(text, password):
+    """``text`` as an Ansible Vault encrypted string (the YAML ``!vault`` form)."""
+    cipher = VaultLib([("default", VaultSecret(password.encode()))]).encrypt(text).decode()
+    return "!vault |\n" + "".join("  %s\n" % line for line in cipher.splitlines())
+
+
+def test_direct_fleet_with_vaulted_tokens(fleet, tmp_path):
+    """The README's variant for FortiGates reached directly: a copy of the source file with connection: direct (each
+    FortiGate's URL from a FortiManager meta field here, the lab's ports being random), each FortiGate's key in
+    host_vars next to it, encrypted with Ansible Vault; the job has no device credential, only the Vault password.
+    The sliced grant reaches every FortiGate itself (FortiManager not asked once) and no key reaches the artifacts."""
+    password = "vault-" + token_hex(8)
+    project = tmp_path / "project"
+    source = load(AWX / "inventory_sources" / "fortimanager.yml")
+    directory = (project / source["source_path"]).parent
+    (directory / "host_vars").mkdir(parents=True)
+    config = load(ROOT / source["source_path"])
+    config.update(connection="direct", direct_url_meta_field="lab_url")
+    (project / source["source_path"]).write_text(yaml.safe_dump(config))
+    fmg, tokens = fleet.device("fmg1"), []
+    for name in FLEET:
+        connection = fleet.connection(name, "kk-passiveplus")
+        reply = fmg.rpc("set", "/dvmdb/adom/root/device/%s" % name, data={"meta fields": {"lab_url": connection["url"]}})
+        assert reply["status"]["code"] == 0, reply
+        tokens.append(connection["token"])
+        lines = ["fortigate_token: " + vaulted(connection["token"], password),
+                 "fortigate_ca_path: %s\n" % connection["ca_path"]]
+        if "tls_server_name" in connection:
+            lines.append("fortigate_tls_server_name: %s\n" % connection["tls_server_name"])
+        (directory / "host_vars" / ("%s.yml" % name)).write_text("---\n" + "".join(lines))
+    inventory = inventory_update(tmp_path, fortimanager_credential(fleet, "kk-readonly"), project=project)
+    assert sorted(inventory["hosts"]) == FLEET
+    text = json.dumps(inventory)
+    assert all(token not in text for token in tokens) and "__ansible_vault" in text  # kept encrypted, as AWX keeps it
+
+    fleet.control("POST", "/counters/reset")
+    answers = {"access_mode": "passive_plus", "access_ip": DIRECT_IP, "access_resource_name": RESOURCE}
+    jobs = launch(tmp_path / "jobs", "grant_inventory", answers, inventory, [], vault_password=password)
+    seen = []
+    for runner, private, hosts in jobs:
+        assert runner.rc == 0 and runner.status == "successful", runner.stdout.read()
+        assert pushed_hosts(runner) == sorted(hosts)
+        assert_no_secret_in_artifacts(private, tokens + [password])
+        seen.extend(hosts)
+    assert sorted(seen) == FLEET
+    assert device_state(fleet, DIRECT_IP) == dict((name, (1, True)) for name in FLEET)
+    counters = fleet.counters()
+    assert counters["fmg1"]["requests"] == 0 and all(counters[name]["requests"] > 0 for name in FLEET), counters
 
 
 # -- the files of awx/ ----------------------------------------------------------------------------------------
