@@ -455,6 +455,25 @@ def test_direct_fleet_with_vaulted_tokens(fleet, tmp_path):
     counters = fleet.counters()
     assert counters["fmg1"]["requests"] == 0 and all(counters[name]["requests"] > 0 for name in FLEET), counters
 
+    # A FortiGate that refuses its key fails alone: its slice is marked failed, the host beside it in that slice and
+    # the other slice revoke; the refusing one keeps the address (a revoke fails closed, it is not reported done).
+    fleet.fault("fgt003", kind="status", status=401)
+    try:
+        jobs = launch(tmp_path / "revoke-jobs", "revoke_inventory", answers, inventory, [], vault_password=password)
+    finally:
+        fleet.control("DELETE", "/devices/fgt003/faults")
+    for runner, private, hosts in jobs:
+        # (the push task and the role's rescue that reports why: two failed results, one host)
+        failed = sorted(set(e["host"] for e in events(runner, "runner_on_failed")))
+        if "fgt003" in hosts:
+            assert runner.rc != 0 and runner.status == "failed" and failed == ["fgt003"]
+            assert "202001" in runner.stdout.read()
+        else:
+            assert runner.rc == 0 and not failed
+        assert pushed_hosts(runner) == sorted(h for h in hosts if h != "fgt003")
+        assert_no_secret_in_artifacts(private, tokens + [password])
+    assert device_state(fleet, DIRECT_IP) == dict((name, (1, True) if name == "fgt003" else (0, False)) for name in FLEET)
+
 
 # -- the files of awx/ ----------------------------------------------------------------------------------------
 def role_options(playbook):
