@@ -174,7 +174,7 @@ def launch_vars(template, answers):
     return extra
 
 
-def launch(work, name, answers, inventory, credentials, limit=None, slices=None, vault_password=None):
+def launch(work, name, answers, inventory, credentials, limit=None, slices=None, forks=None, vault_password=None):
     """Launch the job template awx/job_templates/<name>.yml as AWX does: job_slice_count (or the count prompted on
     launch) capped at the number of hosts; one job per slice, each with its own private data dir, credential files
     and inventory script; all slices at once. A Vault credential is AWX's --ask-vault-pass answered at the prompt.
@@ -184,6 +184,8 @@ def launch(work, name, answers, inventory, credentials, limit=None, slices=None,
         assert template["ask_limit_on_launch"]
     if slices is not None:
         assert template["ask_job_slice_count_on_launch"]
+    if forks is not None:
+        assert template["ask_forks_on_launch"]
     count = min(template.get("job_slice_count", 1) if slices is None else slices, len(inventory["hosts"]))
     extravars = launch_vars(template, answers)
     vault = {"cmdline": "--ask-vault-pass", "passwords": {r"^Vault password:\s*?$": vault_password}} if vault_password else {}
@@ -201,7 +203,7 @@ def launch(work, name, answers, inventory, credentials, limit=None, slices=None,
         script.chmod(0o700)
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(private), playbook=str(ROOT / template["playbook"]), inventory=str(script),
-            envvars=env, extravars=extravars, limit=limit, forks=template.get("forks"), quiet=True,
+            envvars=env, extravars=extravars, limit=limit, forks=forks or template.get("forks"), quiet=True,
             suppress_env_files=True, **vault)
         started.append((thread, runner, private, hosts))
     for thread, _runner, _private, _hosts in started:
@@ -258,6 +260,14 @@ def awx_fleet(fleet, tmp_path_factory):
     return {"inventory": inventory, "credentials": [("fortimanager_api", pusher)], "secrets": secrets, "work": work}
 
 
+def one_at_a_time(fleet):
+    """Launch prompts for a FortiManager that refuses API-key requests overlapping another one with -11 (7.4.0 up to
+    7.6.1; the lab's switch parallel_token_minus11, on for this 7.6.2 on the alternate side): the README's way, one
+    job and one host at a time (slice count 1, forks 1). Empty on a FortiManager without that issue."""
+    switches = fleet.control("GET", "/devices/fmg1/switches")
+    return {"slices": 1, "forks": 1} if switches["parallel_token_minus11"]["value"] else {}
+
+
 def device_state(fleet, ip):
     """Per FortiGate: (policy id that admits ip from port2, ip on the kk_allow entry list), asked of the device."""
     return dict((name, (fleet.device(name).admitted(ip, srcintf="port2"), ip in fleet.device(name).entries(RESOURCE)))
@@ -298,8 +308,9 @@ def test_sliced_grant_and_revoke_over_the_fleet(awx_fleet, fleet):
     assert all(state == (0, False) for state in device_state(fleet, IP).values())
     fleet.control("POST", "/counters/reset")
 
-    jobs = launch(work / "grant", "grant_inventory", answers, inventory, awx_fleet["credentials"], slices=3)
-    assert len(jobs) == 3
+    prompts = dict({"slices": 3}, **one_at_a_time(fleet))
+    jobs = launch(work / "grant", "grant_inventory", answers, inventory, awx_fleet["credentials"], **prompts)
+    assert len(jobs) == prompts["slices"]
     seen = []
     for runner, private, hosts in jobs:
         assert runner.rc == 0 and runner.status == "successful", runner.stdout.read()
@@ -319,7 +330,7 @@ def test_sliced_grant_and_revoke_over_the_fleet(awx_fleet, fleet):
     counters = fleet.counters()
     assert counters["fmg1"]["requests"] >= len(FLEET)
 
-    jobs = launch(work / "revoke", "revoke_inventory", answers, inventory, awx_fleet["credentials"], slices=3)
+    jobs = launch(work / "revoke", "revoke_inventory", answers, inventory, awx_fleet["credentials"], **prompts)
     seen = []
     for runner, private, hosts in jobs:
         assert runner.rc == 0 and runner.status == "successful", runner.stdout.read()
@@ -339,8 +350,9 @@ def test_limit_on_launch(awx_fleet, fleet):
     writes = dict((name, fleet.writes(name)) for name in FLEET)
 
     # One job (slice count 1 prompted on launch), limited to two FortiGates: only they change.
+    serial = one_at_a_time(fleet).get("forks")
     jobs = launch(work / "limit", "grant_inventory", answers, inventory, awx_fleet["credentials"],
-                  limit=":".join(limited), slices=1)
+                  limit=":".join(limited), slices=1, forks=serial)
     [(runner, private, _hosts)] = jobs
     assert runner.rc == 0, runner.stdout.read()
     assert pushed_hosts(runner) == limited and runner.stats["changed"] == dict((h, 1) for h in limited)
@@ -354,7 +366,7 @@ def test_limit_on_launch(awx_fleet, fleet):
     # Sliced with the same limit: the slice that holds both (hosts[1::3]) revokes; the slices left without a
     # host fail, as the README says (AWX then marks the workflow failed).
     jobs = launch(work / "limit-sliced", "revoke_inventory", answers, inventory, awx_fleet["credentials"],
-                  limit=":".join(limited), slices=3)
+                  limit=":".join(limited), slices=3, forks=serial)
     by_hosts = dict((tuple(hosts), runner) for runner, _private, hosts in jobs)
     assert by_hosts[("fgt002", "fgt005")].rc == 0
     assert pushed_hosts(by_hosts[("fgt002", "fgt005")]) == limited
@@ -390,8 +402,8 @@ def test_sliced_reconcile_over_the_fleet(awx_fleet, fleet):
 
     jobs = launch(work / "reconcile", "reconcile_inventory",
                   {"reconcile_mode": "passive_plus", "reconcile_resource_name": RESOURCE},
-                  inventory, awx_fleet["credentials"] + [("knocknoc_server", server)])
-    assert len(jobs) == load(AWX / "job_templates" / "reconcile_inventory.yml")["job_slice_count"]
+                  inventory, awx_fleet["credentials"] + [("knocknoc_server", server)], **one_at_a_time(fleet))
+    assert len(jobs) == one_at_a_time(fleet).get("slices", load(AWX / "job_templates" / "reconcile_inventory.yml")["job_slice_count"])
     seen = []
     for runner, private, hosts in jobs:
         assert runner.rc == 0 and runner.status == "successful", runner.stdout.read()
