@@ -77,10 +77,14 @@ _SEED_MEANING = {
 }
 
 NO_PERMISSION = -11
-# FortiManager 7.4.x refuses API-key requests that run in parallel with -11 at random (fixed in 7.6.2): a lone -11
-# from a key that /sys/status shows to be good is sent once more, this many seconds later (times 0.5-1, jittered so
-# that parallel jobs do not collide again).
-REFUSED_RETRY_AFTER = 1.0
+# FortiManager 7.4.x refuses API-key requests that overlap another one with -11, at random (fixed in 7.6.2). A refused
+# request did nothing, so it is sent again after growing, jittered pauses (0.5-1, 1-2, 2-4 times this many seconds) that
+# spread parallel jobs apart: with a fleet of hosts in parallel (forks, AWX slices) one retry collides again too often.
+# Only after the last one does /sys/status (asked twice) tell a refused key (202001) from a short profile (202002). The
+# firmware version does not decide it: a -11 looks the same either way, and a wrong guess fails a fleet's revokes.
+# The cost is on the error path: a refused key or a missing permission is reported after 2-4 s.
+REFUSED_RETRY_AFTER = 0.5
+REFUSED_RETRIES = 3
 WORKSPACE_LOCKED = -20055
 NOT_IN_WORKSPACE_MODE = -9  # lock/lockinfo on an ADOM that is not in workspace mode
 IDEMPOTENT_RPC_METHODS = frozenset(("get", "set", "update"))
@@ -157,6 +161,7 @@ class FortiManagerClient(HttpClient):
         self._no_workspace = set()
         self._open_workspaces = {}
         self.refused_retry_after = REFUSED_RETRY_AFTER
+        self.refused_retries = REFUSED_RETRIES
 
     @classmethod
     def from_params(cls, params, environ=None):
@@ -237,19 +242,19 @@ class FortiManagerClient(HttpClient):
         param.update(options)
         result = self.rpc(method, [param], idempotent=idempotent)[0]
         status = result["status"]
-        if status.get("code") == NO_PERMISSION:
-            # FortiManager 7.4.x refuses parallel key requests at random (fixed in 7.6.2). It refused the request,
-            # so sending it again is safe; after a jittered pause, so that parallel jobs do not collide again.
-            self.sleep(self.refused_retry_after * random.uniform(0.5, 1.0))
+        for attempt in range(self.refused_retries):
+            if status.get("code") != NO_PERMISSION:
+                break
+            self._pause_after_refusal(attempt)
             result = self.rpc(method, [param], idempotent=idempotent)[0]
             status = result["status"]
-            if status.get("code") == NO_PERMISSION and self.token_refused():
-                raise KnocknocError(202001, cause='JSON-RPC status -11 on %s %s, and on get /sys/status too: the API'
-                                    ' key was not accepted' % (method, url),
-                                    hint="Check the token (an API key of an api admin whose trusted hosts admit this host)."
-                                         " FortiManager before 7.2.2, and FortiManager Cloud, have no API keys.",
-                                    details={"jsonrpc_code": -11, "method": method, "url": url},
-                                    secrets=self.secrets)
+        if status.get("code") == NO_PERMISSION and self.token_refused():
+            raise KnocknocError(202001, cause='JSON-RPC status -11 on %s %s, and on get /sys/status too: the API'
+                                ' key was not accepted' % (method, url),
+                                hint="Check the token (an API key of an api admin whose trusted hosts admit this host)."
+                                     " FortiManager before 7.2.2, and FortiManager Cloud, have no API keys.",
+                                details={"jsonrpc_code": -11, "method": method, "url": url},
+                                secrets=self.secrets)
         if status.get("code") != 0:
             raise self.jsonrpc_error(method, url, status, not_found_code, code_map)
         return result.get("data")
@@ -279,7 +284,14 @@ class FortiManagerClient(HttpClient):
         accepted (202001), an answer means the key is good and the profile is short (202002).
         """
         probe = self.rpc("get", [{"url": "/sys/status"}])[0]
-        return probe["status"].get("code") == -11
+        if probe["status"].get("code") == NO_PERMISSION:
+            # The probe may collide too (FortiManager 7.4.x, see REFUSED_RETRIES): asked once more before a verdict.
+            self._pause_after_refusal(0)
+            probe = self.rpc("get", [{"url": "/sys/status"}])[0]
+        return probe["status"].get("code") == NO_PERMISSION
+
+    def _pause_after_refusal(self, attempt):
+        self.sleep(self.refused_retry_after * (2 ** attempt) * random.uniform(0.5, 1.0))
 
     # -- proxy to managed FortiGates -----------------------------------------------------------------
     @property

@@ -260,14 +260,6 @@ def awx_fleet(fleet, tmp_path_factory):
     return {"inventory": inventory, "credentials": [("fortimanager_api", pusher)], "secrets": secrets, "work": work}
 
 
-def one_at_a_time(fleet):
-    """Launch prompts for a FortiManager that refuses API-key requests overlapping another one with -11 (7.4.0 up to
-    7.6.1; the lab's switch parallel_token_minus11, on for this 7.6.2 on the alternate side): the README's way, one
-    job and one host at a time (slice count 1, forks 1). Empty on a FortiManager without that issue."""
-    switches = fleet.control("GET", "/devices/fmg1/switches")
-    return {"slices": 1, "forks": 1} if switches["parallel_token_minus11"]["value"] else {}
-
-
 def device_state(fleet, ip):
     """Per FortiGate: (policy id that admits ip from port2, ip on the kk_allow entry list), asked of the device."""
     return dict((name, (fleet.device(name).admitted(ip, srcintf="port2"), ip in fleet.device(name).entries(RESOURCE)))
@@ -308,7 +300,9 @@ def test_sliced_grant_and_revoke_over_the_fleet(awx_fleet, fleet):
     assert all(state == (0, False) for state in device_state(fleet, IP).values())
     fleet.control("POST", "/counters/reset")
 
-    prompts = dict({"slices": 3}, **one_at_a_time(fleet))
+    # Three slices at once, forks 25 each: on the alternate side fmg1 refuses API-key requests that overlap another one
+    # with -11 (FortiManager 7.4.0 up to 7.6.1), and the modules' retries must carry every host through.
+    prompts = {"slices": 3}
     jobs = launch(work / "grant", "grant_inventory", answers, inventory, awx_fleet["credentials"], **prompts)
     assert len(jobs) == prompts["slices"]
     seen = []
@@ -350,9 +344,8 @@ def test_limit_on_launch(awx_fleet, fleet):
     writes = dict((name, fleet.writes(name)) for name in FLEET)
 
     # One job (slice count 1 prompted on launch), limited to two FortiGates: only they change.
-    serial = one_at_a_time(fleet).get("forks")
     jobs = launch(work / "limit", "grant_inventory", answers, inventory, awx_fleet["credentials"],
-                  limit=":".join(limited), slices=1, forks=serial)
+                  limit=":".join(limited), slices=1)
     [(runner, private, _hosts)] = jobs
     assert runner.rc == 0, runner.stdout.read()
     assert pushed_hosts(runner) == limited and runner.stats["changed"] == dict((h, 1) for h in limited)
@@ -366,7 +359,7 @@ def test_limit_on_launch(awx_fleet, fleet):
     # Sliced with the same limit: the slice that holds both (hosts[1::3]) revokes; the slices left without a
     # host fail, as the README says (AWX then marks the workflow failed).
     jobs = launch(work / "limit-sliced", "revoke_inventory", answers, inventory, awx_fleet["credentials"],
-                  limit=":".join(limited), slices=3, forks=serial)
+                  limit=":".join(limited), slices=3)
     by_hosts = dict((tuple(hosts), runner) for runner, _private, hosts in jobs)
     assert by_hosts[("fgt002", "fgt005")].rc == 0
     assert pushed_hosts(by_hosts[("fgt002", "fgt005")]) == limited
@@ -402,8 +395,8 @@ def test_sliced_reconcile_over_the_fleet(awx_fleet, fleet):
 
     jobs = launch(work / "reconcile", "reconcile_inventory",
                   {"reconcile_mode": "passive_plus", "reconcile_resource_name": RESOURCE},
-                  inventory, awx_fleet["credentials"] + [("knocknoc_server", server)], **one_at_a_time(fleet))
-    assert len(jobs) == one_at_a_time(fleet).get("slices", load(AWX / "job_templates" / "reconcile_inventory.yml")["job_slice_count"])
+                  inventory, awx_fleet["credentials"] + [("knocknoc_server", server)])
+    assert len(jobs) == load(AWX / "job_templates" / "reconcile_inventory.yml")["job_slice_count"]
     seen = []
     for runner, private, hosts in jobs:
         assert runner.rc == 0 and runner.status == "successful", runner.stdout.read()

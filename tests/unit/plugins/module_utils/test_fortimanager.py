@@ -351,19 +351,42 @@ def test_a_lone_minus_11_is_retried_once_after_a_pause(fmg, fake):
     fake.routes[("update", "/x")] = answers((NO_PERMISSION, None), (OK, {"name": "x"}))
     assert fmg.call("update", "/x", data={"a": 1}) == {"name": "x"}
     assert fake.calls == [("update", "/x"), ("update", "/x")]
-    assert len(pauses) == 1 and 0.5 <= pauses[0] <= 1.0
+    assert len(pauses) == 1 and 0.25 <= pauses[0] <= 0.5
 
 
-def test_minus_11_twice_keeps_the_202001_202002_split(fmg, fake):
+def test_minus_11_is_retried_with_growing_pauses(fmg, fake):
+    # A fleet in parallel (forks, AWX slices) collides again after one retry: up to three, each pause about twice the last
+    pauses = []
+    fmg.sleep = pauses.append
+    fake.routes[("update", "/x")] = answers((NO_PERMISSION, None), (NO_PERMISSION, None), (NO_PERMISSION, None),
+                                            (OK, {"name": "x"}))
+    assert fmg.call("update", "/x", data={"a": 1}) == {"name": "x"}
+    assert fake.calls == [("update", "/x")] * 4
+    assert len(pauses) == 3
+    for pause, (low, high) in zip(pauses, ((0.25, 0.5), (0.5, 1.0), (1.0, 2.0))):
+        assert low <= pause <= high, pauses
+
+
+def test_minus_11_to_the_end_keeps_the_202001_202002_split(fmg, fake):
     fake.routes[("update", "/x")] = (NO_PERMISSION, None)
     fake.routes[("get", "/sys/status")] = (OK, {"Version": "v7.4.5"})
     err = failure(fmg.call, "update", "/x", data={"a": 1})
     assert err.code == 202002
-    assert fake.calls == [("update", "/x"), ("update", "/x"), ("get", "/sys/status")]
+    assert fake.calls == [("update", "/x")] * 4 + [("get", "/sys/status")]
     fake.calls[:] = []
     fake.routes[("get", "/sys/status")] = (NO_PERMISSION, None)
     err = failure(fmg.call, "update", "/x", data={"a": 1})
     assert err.code == 202001 and "before 7.2.2" in err.hint and TOKEN not in str(err)
+    # the probe is asked twice: a key refused at both is refused
+    assert fake.calls == [("update", "/x")] * 4 + [("get", "/sys/status")] * 2
+
+
+def test_a_probe_that_collides_once_does_not_make_a_good_key_bad(fmg, fake):
+    # the probe, too, may overlap another job's request: -11 then an answer means the key is good (202002)
+    fake.routes[("update", "/x")] = (NO_PERMISSION, None)
+    fake.routes[("get", "/sys/status")] = answers((NO_PERMISSION, None), (OK, {"Version": "v7.4.5"}))
+    err = failure(fmg.call, "update", "/x", data={"a": 1})
+    assert err.code == 202002, err
 
 
 def test_workspace_mode_unreadable_falls_back_to_the_lock(fmg, fake):

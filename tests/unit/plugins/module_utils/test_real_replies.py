@@ -181,12 +181,12 @@ def test_rpc_ok(fmg, server):
     assert fmg.call(method, param["url"], data=param["data"]) == {"name": "kk_198.51.100.7"}
 
 
-def test_rpc_minus11_after_one_retry(fmg, server):
+def test_rpc_minus11_after_the_retries(fmg, server):
     data = serve(server, "fortimanager/rpc_no_permission_11.json")
     method, param = rpc_of(data)
     err = failure(fmg.call, method, param["url"], data=param["data"])
-    # -11 on the call and on the retry, -11 on /sys/status too: the key itself is refused
-    assert err.code == 202001 and len(server.requests) == 3
+    # -11 on the call and its 3 retries, -11 on /sys/status asked twice too: the key itself is refused
+    assert err.code == 202001 and len(server.requests) == 4 + 2
 
 
 def test_rpc_invalid_url_is_unknown_adom(fmg, server):
