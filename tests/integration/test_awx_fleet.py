@@ -28,7 +28,7 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 from harness.labview import LabView
 from kklab.lab import Lab, fleet_topology
 
-from test_awx_runner import AWX, ROOT, assert_no_secret_in_artifacts, inject, load
+from test_awx_runner import AWX, ROOT, assert_no_secret_in_artifacts, inject, launch_vars, load
 from test_inventory_fortimanager import _plain
 from test_inventory_driven import prepare
 
@@ -153,25 +153,6 @@ def job_inventory(inventory, slice_number=1, slice_count=1):
             variables.update({"remote_%s_enabled" % prefix: "true", "remote_%s_id" % prefix: ids[host]})
         data["_meta"]["hostvars"][host] = variables
     return data, hosts
-
-
-def launch_vars(template, answers):
-    """The extra vars of a launch: the template's extra_vars, then the survey's answers (defaults for questions left
-    unanswered, nothing for optional questions left empty), validated as AWX validates them."""
-    extra = dict(template.get("extra_vars") or {})
-    spec = template["survey_spec"]["spec"]
-    assert set(answers) <= set(q["variable"] for q in spec), set(answers) - set(q["variable"] for q in spec)
-    for question in spec:
-        value = answers.get(question["variable"], question.get("default", ""))
-        if value in ("", None):
-            assert not question["required"], "%s is required" % question["variable"]
-            continue
-        if question["type"] == "multiplechoice":
-            assert value in question["choices"], (question["variable"], value)
-        if question["type"] == "text":
-            assert question.get("min", 0) <= len(value) <= question.get("max", 1024)
-        extra[question["variable"]] = value
-    return extra
 
 
 def launch(work, name, answers, inventory, credentials, limit=None, slices=None, forks=None, vault_password=None):

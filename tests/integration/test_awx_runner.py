@@ -51,14 +51,18 @@ def inject(kind, inputs, files_dir):
 
 
 def survey_answers(template_name, answers):
-    """Extra vars from a job template's survey: validated answers, defaults for the questions left
-    unanswered, and nothing for optional questions left empty (as AWX does)."""
+    """Extra vars from the survey of the job template of playbooks/<template_name>.yml."""
     template = load(AWX / "job_templates" / ("%s.yml" % template_name))
     assert template["survey_enabled"] and template["playbook"] == "playbooks/%s.yml" % template_name
+    return launch_vars(template, answers)
+
+
+def launch_vars(template, answers):
+    """The extra vars of a launch: the template's extra_vars, then the survey's answers (defaults for the questions
+    left unanswered, nothing for optional questions left empty), validated as AWX validates them."""
+    extra = dict(template.get("extra_vars") or {})
     spec = template["survey_spec"]["spec"]
-    variables = {q["variable"]: q for q in spec}
-    assert set(answers) <= set(variables), set(answers) - set(variables)
-    extra = {}
+    assert set(answers) <= set(q["variable"] for q in spec), set(answers) - set(q["variable"] for q in spec)
     for question in spec:
         value = answers.get(question["variable"], question.get("default", ""))
         if value in ("", None):
