@@ -19,8 +19,8 @@ from ansible_collections.knocknoc.fortinet.plugins.module_utils._trusted_host im
     host_value,
     masking_slots,
     plan,
+    read_admin,
     check_options,
-    read_slots,
     same,
     slot_names,
     unused_value,
@@ -259,7 +259,7 @@ class FakeManager:
 
 def test_read_slots_fills_documented_defaults_for_missing_slots():
     fmg = FakeManager({"alice": {"userid": "alice", "trusthost2": LOOPBACK}})
-    slots = read_slots(fmg, "alice")
+    slots = read_admin(fmg, "alice")[0]
     assert slots["trusthost1"] == list(ALLOW_ALL_V4) and slots["ipv6_trusthost1"] == ALLOW_ALL_V6
     assert slots["trusthost2"] == LOOPBACK and slots["trusthost3"] == list(UNUSED_V4)
     # the same get also asks where the trusted hosts come from (th-from-profile, FortiManager 7.0.3+)
@@ -270,7 +270,7 @@ def test_read_slots_fills_documented_defaults_for_missing_slots():
 def test_read_slots_refuses_another_administrator():
     fmg = FakeManager({"Alice": {"userid": "alice"}})
     with pytest.raises(KnocknocError) as raised:
-        read_slots(fmg, "Alice")
+        read_admin(fmg, "Alice")
     assert raised.value.code == 202051
 
 
